@@ -1,0 +1,27 @@
+"""Data sets: seeded two-dimensional toy distributions."""
+
+from __future__ import annotations
+
+from genmatch.data.toy import (
+    ALL_TOY_SETS,
+    EIGHT_GAUSSIANS_RADIUS,
+    EIGHT_GAUSSIANS_STD,
+    SPIRALS_MAX_ANGLE,
+    SPIRALS_SCALE,
+    checkerboard,
+    eight_gaussians,
+    spirals,
+    two_moons,
+)
+
+__all__ = [
+    "ALL_TOY_SETS",
+    "EIGHT_GAUSSIANS_RADIUS",
+    "EIGHT_GAUSSIANS_STD",
+    "SPIRALS_MAX_ANGLE",
+    "SPIRALS_SCALE",
+    "checkerboard",
+    "eight_gaussians",
+    "spirals",
+    "two_moons",
+]

@@ -1,0 +1,138 @@
+"""Linear parametrizations (GM eq. 9.3) and the abstract generator."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from genmatch.divergences.base import AbstractBregmanDivergence
+from genmatch.paths.base import AbstractConditionalPath, PathSample
+from genmatch.spaces.base import AbstractStateSpace
+from genmatch.types import Field, HeadShapes, Network, ParamValue, RawHeads, State
+
+#: A test function ``f: S → R`` acting on a batch: ``(batch, *event) → (batch,)``.
+TestFunction = Callable[[State], Tensor]
+
+
+class UnsupportedPathError(TypeError):
+    """Raised when a generator has no conditional target for a path."""
+
+
+class AbstractLinearParametrization(abc.ABC):
+    """A linear parametrization ``L_t f(x) = ⟨K f(x), F_t(x)⟩_x`` of a generator family.
+
+    It holds the three pieces of GM eq. 9.3: the convex set ``Ω_x ⊂ V_x`` (through
+    :meth:`constrain`, which maps raw network outputs into it), the operator ``K`` (through
+    :meth:`test_operator`), and the inner product ``⟨·,·⟩_x`` (through :meth:`inner`).
+    :meth:`apply` evaluates ``L_t f(x)`` for a test function, which the Kolmogorov-forward-
+    equation checks use.
+    """
+
+    @abc.abstractmethod
+    def head_shapes(self, space: AbstractStateSpace) -> HeadShapes:
+        """Per-point shapes of the raw network outputs this parametrization consumes."""
+
+    @abc.abstractmethod
+    def constrain(self, raw: RawHeads, x_t: State) -> ParamValue:
+        """Map raw network outputs at ``x_t`` into ``Ω_x`` (identity, softplus, projection...)."""
+
+    @abc.abstractmethod
+    def test_operator(self, f: TestFunction, x_t: State) -> Tensor:
+        """``K f(x)`` for each point of the batch, an element of ``V_x``."""
+
+    @abc.abstractmethod
+    def inner(self, a: Tensor, b: ParamValue, x_t: State) -> Tensor:
+        """``⟨a, b⟩_x`` for each point; ``a = K f(x)``, ``b = F_t(x)``. Returns ``(batch,)``."""
+
+    def apply(self, f: TestFunction, x_t: State, value: ParamValue) -> Tensor:
+        """``L_t f(x) = ⟨K f(x), F_t(x)⟩_x`` (GM eq. 9.3). Returns ``(batch,)``."""
+        return self.inner(self.test_operator(f, x_t), value, x_t)
+
+    def posterior_mean(self, values: ParamValue, weights: Tensor) -> ParamValue:
+        """``E_{Z|x}[F_t(x|Z)]`` (GM eq. 9.14) from per-latent values and posterior weights.
+
+        The expectation is taken in the vector space ``V_x`` (the parametrization is linear),
+        which for plain tensors is a weighted sum; structured values override this.
+
+        Shapes:
+            values: ``(batch, n, *value)``; weights: ``(batch, n)``, rows summing to 1;
+            returns ``(batch, *value)``.
+        """
+        w = weights.reshape(weights.shape + (1,) * (values.dim() - 2))
+        return (w * values).sum(1)
+
+
+class AbstractGenerator(abc.ABC):
+    """One kind of Markov process, parametrized linearly (GM §9.3).
+
+    A generator knows its :class:`AbstractLinearParametrization`, its default Bregman
+    divergence, its conditional target ``F_t(x|z)`` for the paths it supports (GM §9.6), and
+    how to simulate one step ``x_t → x_{t+h}`` given a field ``(x, t) ↦ F_t(x)``.
+
+    Concrete generators set the attributes ``parametrization``, ``divergence`` and
+    ``nfe_per_step`` and implement the two abstract methods.
+    """
+
+    parametrization: AbstractLinearParametrization
+    divergence: AbstractBregmanDivergence
+    #: Number of field evaluations one :meth:`step` makes.
+    nfe_per_step: int = 1
+
+    @abc.abstractmethod
+    def conditional_target(self, path: AbstractConditionalPath, sample: PathSample) -> ParamValue:
+        """``F_t(x_t|z)``: the parametrization of a conditional generator of ``path`` (eq. 9.12).
+
+        Raises:
+            UnsupportedPathError: if this generator has no target for ``path``.
+        """
+
+    @abc.abstractmethod
+    def step(
+        self,
+        field: Field,
+        x: State,
+        t: Tensor,
+        h: float,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> State:
+        """Simulate ``x_t → x_{t+h}`` with the process whose parametrization is ``field``.
+
+        Args:
+            field: ``(x, t) ↦ F_t(x)`` (constrained values in ``Ω_x``).
+            x: current points, ``(batch, *event)``.
+            t: current times, ``(batch,)``.
+            h: step size (``> 0`` forward in time).
+            generator: random number generator for stochastic steps.
+        """
+
+    def head_shapes(self, space: AbstractStateSpace) -> HeadShapes:
+        """Raw network heads this generator needs (delegates to the parametrization)."""
+        return self.parametrization.head_shapes(space)
+
+    def constrain(self, raw: RawHeads, x_t: State) -> ParamValue:
+        """Raw network outputs → ``F^θ_t(x) ∈ Ω_x`` (delegates to the parametrization)."""
+        return self.parametrization.constrain(raw, x_t)
+
+    def field(self, net: Network) -> Field:
+        """Wrap a network returning raw heads into a field ``(x, t) ↦ F^θ_t(x)``."""
+        constrain = self.parametrization.constrain
+
+        def field(x: State, t: Tensor) -> ParamValue:
+            return constrain(net(x, t), x)
+
+        return field
+
+    def apply(self, f: TestFunction, x_t: State, value: ParamValue) -> Tensor:
+        """``L_t f(x)`` for the generator with parametrization ``value`` (GM eq. 9.3)."""
+        return self.parametrization.apply(f, x_t, value)
+
+    def unsupported(self, path: AbstractConditionalPath, needs: str) -> UnsupportedPathError:
+        """The error to raise for a path this generator has no target for."""
+        return UnsupportedPathError(
+            f"{type(self).__name__} has no conditional target for {type(path).__name__}: "
+            f"it needs a path implementing {needs}"
+        )

@@ -1,0 +1,101 @@
+"""Flows on ``R^d``: ``L_t f = ∇f^T u_t`` (GM eq. 9.5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import final
+
+import torch
+from torch import Tensor
+
+from genmatch.divergences.base import AbstractBregmanDivergence
+from genmatch.divergences.squared_euclidean import SquaredEuclidean
+from genmatch.generators.base import (
+    AbstractGenerator,
+    AbstractLinearParametrization,
+    TestFunction,
+)
+from genmatch.paths.base import AbstractConditionalPath, AbstractInterpolantPath, PathSample
+from genmatch.solvers.base import AbstractODESolver
+from genmatch.solvers.euler import Euler
+from genmatch.spaces.base import AbstractStateSpace
+from genmatch.types import Field, HeadShapes, RawHeads
+
+
+@final
+@dataclass(frozen=True)
+class VelocityParametrization(AbstractLinearParametrization):
+    """Flows: ``Ω_x = V_x = R^d``, ``K f = ∇f``, Euclidean inner product (GM eq. 9.5).
+
+    One raw head ``"velocity"`` shaped like a point, used as is.
+    """
+
+    def head_shapes(self, space: AbstractStateSpace) -> HeadShapes:
+        event_shape = getattr(space, "event_shape", None)
+        if event_shape is None:
+            raise TypeError(f"VelocityParametrization needs a space with an event_shape, got {space}")
+        return {"velocity": tuple(event_shape)}
+
+    def constrain(self, raw: RawHeads, x_t: Tensor) -> Tensor:
+        return raw["velocity"]
+
+    def test_operator(self, f: TestFunction, x_t: Tensor) -> Tensor:
+        with torch.enable_grad():
+            x = x_t.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(f(x).sum(), x, create_graph=True)
+        return grad
+
+    def inner(self, a: Tensor, b: Tensor, x_t: Tensor) -> Tensor:
+        return (a * b).reshape(a.shape[0], -1).sum(1)
+
+
+@final
+@dataclass(frozen=True)
+class FlowGenerator(AbstractGenerator):
+    """The deterministic flow ``dX_t = u_t(X_t) dt`` on ``R^d`` (GM eq. 9.5).
+
+    Conditional target: the path's conditional velocity ``u_t(x|z)`` (any
+    :class:`~genmatch.paths.AbstractInterpolantPath`). Default divergence: squared Euclidean
+    (the flow-matching loss). Simulation: the ODE method ``solver``.
+
+    Args:
+        solver: the ODE method used by :meth:`step` (``Euler()``, ``Midpoint()``, ``Heun()``,
+            ``RK4()``); swap it with ``dataclasses.replace(flow, solver=RK4())``.
+        divergence: the Bregman divergence of the loss.
+
+    Example:
+        >>> import torch
+        >>> from genmatch.paths import AffineGaussianPath, CondOT
+        >>> flow = FlowGenerator()
+        >>> path = AffineGaussianPath(CondOT())
+        >>> s = path.sample(torch.ones(2, 2), torch.full((2,), 0.3), x_0=torch.zeros(2, 2))
+        >>> flow.conditional_target(path, s)
+        tensor([[1., 1.],
+                [1., 1.]])
+    """
+
+    solver: AbstractODESolver = field(default_factory=Euler)
+    divergence: AbstractBregmanDivergence = field(default_factory=SquaredEuclidean)
+    parametrization: VelocityParametrization = field(
+        default_factory=VelocityParametrization, init=False
+    )
+
+    @property
+    def nfe_per_step(self) -> int:  # type: ignore[override]
+        return self.solver.stages
+
+    def conditional_target(self, path: AbstractConditionalPath, sample: PathSample) -> Tensor:
+        if not isinstance(path, AbstractInterpolantPath):
+            raise self.unsupported(path, "AbstractInterpolantPath.conditional_velocity")
+        return path.conditional_velocity(sample)
+
+    def step(
+        self,
+        field: Field,
+        x: Tensor,
+        t: Tensor,
+        h: float,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        return self.solver.step(field, x, t, h)

@@ -1,0 +1,79 @@
+"""A multilayer perceptron with a time embedding and named output heads."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from genmatch.nn.embeddings import SinusoidalTimeEmbedding
+from genmatch.spaces.euclidean import EuclideanSpace
+from genmatch.types import HeadShapes
+
+
+class MLP(nn.Module):
+    """``(x_t, t) ↦ {head: (batch, *head_shape)}``: an MLP on ``[flatten(x_t), emb(t)]``.
+
+    The heads are declared by the generator(s) the network serves
+    (``generator.head_shapes(space)``); all of them come out of one final linear layer, split
+    and reshaped.
+
+    Args:
+        space: the Euclidean space of ``x_t``.
+        heads: output head shapes by name.
+        hidden: width of the hidden layers.
+        depth: number of hidden layers (``>= 1``).
+        time_dim: size of the sinusoidal time embedding.
+        activation: the non-linearity class.
+
+    Shapes:
+        x_t: ``(batch, *space.event_shape)``; t: ``(batch,)``.
+
+    Example:
+        >>> import torch
+        >>> net = MLP(EuclideanSpace(2), {"velocity": (2,)}, hidden=8)
+        >>> net(torch.zeros(4, 2), torch.zeros(4))["velocity"].shape
+        torch.Size([4, 2])
+    """
+
+    def __init__(
+        self,
+        space: EuclideanSpace,
+        heads: HeadShapes,
+        *,
+        hidden: int = 256,
+        depth: int = 3,
+        time_dim: int = 32,
+        activation: type[nn.Module] = nn.SiLU,
+    ) -> None:
+        super().__init__()
+        if depth < 1 or hidden < 1:
+            raise ValueError(f"depth and hidden must be >= 1, got {depth}, {hidden}")
+        if not heads:
+            raise ValueError("an MLP needs at least one output head")
+        self.event_shape = space.event_shape
+        self.head_names = tuple(heads)
+        self.head_shapes = tuple(tuple(heads[k]) for k in self.head_names)
+        self.head_sizes = tuple(math.prod(s) for s in self.head_shapes)
+        self.time_embedding = SinusoidalTimeEmbedding(time_dim)
+        layers: list[nn.Module] = [nn.Linear(space.dim + time_dim, hidden), activation()]
+        for _ in range(depth - 1):
+            layers += [nn.Linear(hidden, hidden), activation()]
+        layers.append(nn.Linear(hidden, sum(self.head_sizes)))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x_t: Tensor, t: Tensor) -> dict[str, Tensor]:
+        if tuple(x_t.shape[1:]) != self.event_shape:
+            raise ValueError(f"x_t must be (batch, {self.event_shape}), got {tuple(x_t.shape)}")
+        if t.shape != x_t.shape[:1]:
+            raise ValueError(f"t must be ({x_t.shape[0]},), got {tuple(t.shape)}")
+        h = torch.cat([x_t.flatten(1), self.time_embedding(t)], dim=1)
+        out = self.layers(h)
+        if len(self.head_names) == 1:
+            return {self.head_names[0]: out.reshape(x_t.shape[0], *self.head_shapes[0])}
+        parts = torch.split(out, self.head_sizes, dim=1)
+        return {
+            name: part.reshape(x_t.shape[0], *shape)
+            for name, part, shape in zip(self.head_names, parts, self.head_shapes)
+        }

@@ -1,0 +1,33 @@
+"""Conditional probability paths and their schedules."""
+
+from genmatch.paths.affine import AffineGaussianPath
+from genmatch.paths.base import (
+    AbstractConditionalPath,
+    AbstractDensityPath,
+    AbstractInterpolantPath,
+    PathSample,
+)
+from genmatch.paths.schedules import (
+    VE,
+    AbstractSchedule,
+    Cosine,
+    CondOT,
+    Polynomial,
+    ScheduleOutput,
+    VPLinear,
+)
+
+__all__ = [
+    "VE",
+    "AbstractConditionalPath",
+    "AbstractDensityPath",
+    "AbstractInterpolantPath",
+    "AbstractSchedule",
+    "AffineGaussianPath",
+    "CondOT",
+    "Cosine",
+    "PathSample",
+    "Polynomial",
+    "ScheduleOutput",
+    "VPLinear",
+]

@@ -1,0 +1,9 @@
+"""Fixed-step ODE methods used by flow generators."""
+
+from genmatch.solvers.base import AbstractODESolver, VelocityFn
+from genmatch.solvers.euler import Euler
+from genmatch.solvers.heun import Heun
+from genmatch.solvers.midpoint import Midpoint
+from genmatch.solvers.rk4 import RK4
+
+__all__ = ["RK4", "AbstractODESolver", "Euler", "Heun", "Midpoint", "VelocityFn"]

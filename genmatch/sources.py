@@ -1,0 +1,63 @@
+"""Source distributions ``p`` (GM §9.1)."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import final
+
+import torch
+
+from genmatch.spaces.euclidean import EuclideanSpace
+from genmatch.types import State
+
+
+class AbstractSource(abc.ABC):
+    """A distribution ``p`` on a state space from which ``X_0`` is drawn."""
+
+    @abc.abstractmethod
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+    ) -> State:
+        """Draw ``n`` points."""
+
+
+@final
+@dataclass(frozen=True)
+class GaussianSource(AbstractSource):
+    """Isotropic Gaussian ``N(0, std² I)`` on a Euclidean space.
+
+    ``std = 1`` matches :class:`~genmatch.paths.AffineGaussianPath` with a schedule with
+    ``σ_0 = 1``; use ``std = σ_max`` with :class:`~genmatch.paths.VE`.
+
+    Example:
+        >>> import torch
+        >>> from genmatch.spaces import EuclideanSpace
+        >>> GaussianSource(EuclideanSpace(2)).sample(3, generator=torch.Generator().manual_seed(0)).shape
+        torch.Size([3, 2])
+    """
+
+    space: EuclideanSpace
+    std: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.std > 0:
+            raise ValueError(f"std must be > 0, got {self.std}")
+
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        x = torch.randn((n, *self.space.event_shape), generator=generator, dtype=dtype, device=device)
+        return x if self.std == 1.0 else self.std * x
