@@ -38,6 +38,7 @@ def _block_entries(device: torch.device) -> int:
         return min(_MAX_BLOCK_ENTRIES, _CPU_BLOCK_ENTRIES)
     return _MAX_BLOCK_ENTRIES
 
+
 _CDIST_MODE = "donot_use_mm_for_euclid_dist"
 
 
@@ -46,7 +47,9 @@ def _validate_pair(x: torch.Tensor, y: torch.Tensor, *, min_points: int = 1) -> 
         if not isinstance(t, torch.Tensor):
             raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
         if t.ndim != 2:
-            raise ValueError(f"{name} must be 2-D with shape (num_points, dim), got {tuple(t.shape)}")
+            raise ValueError(
+                f"{name} must be 2-D with shape (num_points, dim), got {tuple(t.shape)}"
+            )
         if not t.dtype.is_floating_point:
             raise ValueError(f"{name} must have a floating-point dtype, got {t.dtype}")
         if t.shape[0] < min_points:
@@ -197,7 +200,8 @@ def sliced_wasserstein(
     With directions ``theta_1, ..., theta_L`` drawn uniformly on the unit sphere ``S^{d-1}``,
 
     .. math::
-        SW_p(x, y) = \Big(\frac{1}{L}\sum_{l=1}^L W_p^p(\theta_l^\top x, \theta_l^\top y)\Big)^{1/p},
+        SW_p(x, y) = \Big(\frac{1}{L}\sum_{l=1}^L
+            W_p^p(\theta_l^\top x, \theta_l^\top y)\Big)^{1/p},
         \qquad W_p^p(\mu, \nu) = \int_0^1 |F_\mu^{-1}(u) - F_\nu^{-1}(u)|^p\,du,
 
     where the one-dimensional ``W_p`` is between the uniform empirical measures of the projected

@@ -128,13 +128,14 @@ class Cosine(AbstractSchedule):
         return torch.sin(0.5 * math.pi * t)
 
     def sigma(self, t: Tensor) -> Tensor:
-        return torch.cos(0.5 * math.pi * t)
+        # sin(π(1 − t)/2) rather than cos(πt/2): exactly 0 at t = 1 in floating point.
+        return torch.sin(0.5 * math.pi * (1 - t))
 
     def d_alpha(self, t: Tensor) -> Tensor:
         return 0.5 * math.pi * torch.cos(0.5 * math.pi * t)
 
     def d_sigma(self, t: Tensor) -> Tensor:
-        return -0.5 * math.pi * torch.sin(0.5 * math.pi * t)
+        return -0.5 * math.pi * torch.cos(0.5 * math.pi * (1 - t))
 
 
 @final

@@ -160,14 +160,18 @@ def test_eight_gaussians_clusters() -> None:
     assert float(d_min.max()) < 6 * EIGHT_GAUSSIANS_STD
     resid = x - centres[nearest]
     # Per-coordinate residual std is s (mis-assignment beyond half the centre gap is negligible).
-    assert torch.allclose(resid.std(dim=0), torch.full((2,), EIGHT_GAUSSIANS_STD, dtype=torch.float64), rtol=0.03)
+    assert torch.allclose(
+        resid.std(dim=0), torch.full((2,), EIGHT_GAUSSIANS_STD, dtype=torch.float64), rtol=0.03
+    )
     assert float(resid.mean(dim=0).abs().max()) < 5 * EIGHT_GAUSSIANS_STD / math.sqrt(n)
     counts = torch.bincount(nearest, minlength=8).double()
     sd = math.sqrt(n * (1 / 8) * (7 / 8))
     assert float((counts - n / 8).abs().max()) < 5 * sd
     # Per-coordinate variance is R^2 / 2 + s^2.
     expected_var = EIGHT_GAUSSIANS_RADIUS**2 / 2 + EIGHT_GAUSSIANS_STD**2
-    assert torch.allclose(x.var(dim=0), torch.full((2,), expected_var, dtype=torch.float64), rtol=0.03)
+    assert torch.allclose(
+        x.var(dim=0), torch.full((2,), expected_var, dtype=torch.float64), rtol=0.03
+    )
 
 
 def test_two_moons_noiseless_points_lie_on_the_arcs() -> None:

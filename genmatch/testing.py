@@ -1,0 +1,193 @@
+"""Public contract checks: test your own spaces, schedules, divergences and generators the way
+genmatch tests its own.
+
+Each ``check_*`` function raises ``AssertionError`` with a message naming the violated
+identity, and returns the measured quantity so tests can report it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from genmatch.divergences.base import AbstractBregmanDivergence
+from genmatch.generators.base import AbstractGenerator, TestFunction
+from genmatch.paths.base import AbstractDensityPath, PathSample
+from genmatch.paths.schedules import AbstractSchedule
+from genmatch.solvers.base import AbstractODESolver, VelocityFn
+from genmatch.spaces.base import AbstractStateSpace
+from genmatch.types import State
+
+
+def check_state_space(space: AbstractStateSpace, valid: State, invalid: Sequence[State]) -> None:
+    """``space.check`` accepts ``valid`` and raises ``TypeError``/``ValueError`` for each invalid."""
+    space.check(valid)
+    for i, bad in enumerate(invalid):
+        try:
+            space.check(bad)
+        except (TypeError, ValueError):
+            continue
+        raise AssertionError(f"{type(space).__name__}.check accepted invalid batch #{i}")
+
+
+def check_bregman_divergence(
+    divergence: AbstractBregmanDivergence, a: Tensor, b: Tensor, *, rtol: float = 1e-6, atol: float = 1e-8
+) -> Tensor:
+    """``D ≥ 0``, ``D(a, a) = 0``, ``D(a, b) > 0`` where ``a ≠ b``, and closed form = generic.
+
+    Args:
+        divergence: the divergence under test.
+        a, b: two batches in ``Ω`` (``(batch, *event)``), differing in every row.
+
+    Returns:
+        ``D(a, b)``, ``(batch,)``.
+    """
+    d_ab = divergence(a, b)
+    if d_ab.shape != a.shape[:1]:
+        raise AssertionError(f"divergence must return (batch,), got {tuple(d_ab.shape)}")
+    if not bool((d_ab > 0).all()):
+        raise AssertionError(f"D(a, b) must be > 0 for a != b, got min {d_ab.min()}")
+    d_aa = divergence(a, a)
+    if not torch.allclose(d_aa, torch.zeros_like(d_aa), atol=atol):
+        raise AssertionError(f"D(a, a) must be 0, got max {d_aa.abs().max()}")
+    generic = divergence.generic(a, b)
+    if not torch.allclose(d_ab, generic, rtol=rtol, atol=atol):
+        raise AssertionError(
+            f"closed form and generic Bregman form differ by {(d_ab - generic).abs().max()}"
+        )
+    return d_ab
+
+
+def check_schedule(
+    schedule: AbstractSchedule, t: Tensor, *, exact_boundary: bool = True, rtol: float = 1e-6, atol: float = 1e-9
+) -> None:
+    """Closed-form derivatives equal autodiff at ``t``; optionally ``α_0 = σ_1 = 0``, ``α_1 = σ_0 = 1``."""
+    closed, auto = schedule(t), schedule.autodiff(t)
+    for name in ("d_alpha_t", "d_sigma_t"):
+        c, a = getattr(closed, name), getattr(auto, name)
+        if not torch.allclose(c, a, rtol=rtol, atol=atol):
+            raise AssertionError(f"{type(schedule).__name__}.{name}: closed form != autodiff ({(c - a).abs().max()})")
+    if closed.alpha_t.lt(0).any() or closed.sigma_t.lt(0).any():
+        raise AssertionError(f"{type(schedule).__name__}: α_t and σ_t must be >= 0")
+    if exact_boundary:
+        ends = torch.tensor([0.0, 1.0], dtype=t.dtype)
+        s = schedule(ends)
+        expected_alpha, expected_sigma = torch.tensor([0.0, 1.0], dtype=t.dtype), torch.tensor([1.0, 0.0], dtype=t.dtype)
+        if not (torch.allclose(s.alpha_t, expected_alpha, atol=atol) and torch.allclose(s.sigma_t, expected_sigma, atol=atol)):
+            raise AssertionError(f"{type(schedule).__name__}: boundary values α=(0,1), σ=(1,0) violated")
+
+
+def continuity_residual(path: AbstractDensityPath, generator: AbstractGenerator, x: Tensor, t: Tensor, z: Tensor) -> Tensor:
+    """``∂_t log p_t(x|z) + div u_t(x|z) + u_t(x|z)·∇_x log p_t(x|z)`` (flows, GM eq. 9.21).
+
+    This is ``(∂_t p + div(p u)) / p``: zero iff the flow with conditional target ``u``
+    transports ``p_{t|Z}(·|z)``. Divergence and gradients by autograd (exact Jacobian trace).
+
+    Shapes:
+        x, z: ``(batch, d)`` (flattened events); t: ``(batch,)``; returns ``(batch,)``.
+    """
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        u = generator.conditional_target(path, PathSample(x_t=x, t=t, z=z))
+        log_p = path.log_prob(x, t, z)
+        (grad_log_p,) = torch.autograd.grad(log_p.sum(), x, create_graph=True)
+        u_flat = u.reshape(x.shape[0], -1)
+        div = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        for i in range(u_flat.shape[1]):
+            (g,) = torch.autograd.grad(u_flat[:, i].sum(), x, retain_graph=True)
+            div = div + g.reshape(x.shape[0], -1)[:, i]
+    dt_log_p = path.d_log_prob_dt(x.detach(), t, z)
+    return dt_log_p + div + (u * grad_log_p).reshape(x.shape[0], -1).sum(1)
+
+
+def check_continuity_equation(
+    path: AbstractDensityPath, generator: AbstractGenerator, x: Tensor, t: Tensor, z: Tensor, *, atol: float = 1e-8
+) -> Tensor:
+    """Assert :func:`continuity_residual` vanishes; returns the residual."""
+    r = continuity_residual(path, generator, x, t, z)
+    if not bool((r.abs() <= atol).all()):
+        raise AssertionError(f"continuity equation violated: max |residual| = {r.abs().max():.3e}")
+    return r
+
+
+def kolmogorov_forward_gap(
+    path: AbstractDensityPath,
+    generator: AbstractGenerator,
+    f: TestFunction,
+    z: Tensor,
+    t: float,
+    *,
+    bounds: tuple[float, float],
+    points: int = 201,
+) -> tuple[Tensor, Tensor]:
+    """Both sides of the weak KFE ``d/dt ⟨p_t(·|z), f⟩ = ⟨p_t(·|z), L^z_t f⟩`` (GM eq. 9.20).
+
+    Integrals are computed by the trapezoid rule on a tensor-product grid over
+    ``[bounds]^d`` (``d ≤ 2``); ``d/dt p_t = p_t ∂_t log p_t``. Works for every generator
+    whose parametrization evaluates ``L_t f(x)`` pointwise (:meth:`AbstractGenerator.apply`).
+
+    Args:
+        path: a path with a density on ``R^d``.
+        generator: the generator under test.
+        f: a smooth test function, ``(n, d) → (n,)``.
+        z: one conditioning point, ``(d,)``.
+        t: the time.
+        bounds: the integration box (must hold the mass of ``p_t(·|z)``).
+        points: grid points per axis.
+
+    Returns:
+        ``(lhs, rhs)``, two 0-d tensors.
+    """
+    d = z.numel()
+    if d > 2:
+        raise ValueError("the quadrature check supports d <= 2")
+    axis = torch.linspace(bounds[0], bounds[1], points, dtype=z.dtype)
+    grids = torch.meshgrid(*([axis] * d), indexing="ij")
+    x = torch.stack([g.reshape(-1) for g in grids], 1).reshape(-1, *z.shape)
+    n = x.shape[0]
+    tt = torch.full((n,), t, dtype=z.dtype)
+    zz = z.expand(n, *z.shape)
+    p = path.log_prob(x, tt, zz).exp()
+    lhs_integrand = f(x).detach() * p * path.d_log_prob_dt(x, tt, zz)
+    value = generator.conditional_target(path, PathSample(x_t=x, t=tt, z=zz))
+    rhs_integrand = generator.apply(f, x, value).detach() * p
+
+    def integrate(v: Tensor) -> Tensor:
+        v = v.reshape([points] * d)
+        for _ in range(d):
+            v = torch.trapezoid(v, axis, dim=0)
+        return v
+
+    return integrate(lhs_integrand), integrate(rhs_integrand)
+
+
+def empirical_order(
+    solver: AbstractODESolver,
+    velocity: VelocityFn,
+    x_0: Tensor,
+    exact: Callable[[float], Tensor],
+    steps: Sequence[int],
+) -> list[float]:
+    """Empirical convergence orders ``log2(e_n / e_{2n})`` of ``solver`` on ``[0, 1]``.
+
+    Args:
+        solver: the ODE method.
+        velocity: ``(x, t) ↦ u_t(x)``.
+        x_0: the initial state at ``t = 0``.
+        exact: ``t ↦`` the exact solution at ``t``.
+        steps: increasing step counts, each double the previous.
+
+    Returns:
+        One order estimate per consecutive pair of ``steps``.
+    """
+    errors = []
+    for n in steps:
+        x, h = x_0, 1.0 / n
+        for i in range(n):
+            x = solver.step(velocity, x, torch.full(x.shape[:1], i * h, dtype=x.dtype), h)
+        errors.append(float((x - exact(1.0)).abs().max()))
+    return [math.log2(a / b) for a, b in itertools.pairwise(errors)]

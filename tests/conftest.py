@@ -1,0 +1,15 @@
+import pytest
+import torch
+
+#: Absolute tolerances per dtype for identities that should hold to rounding.
+TOL = {torch.float32: 1e-4, torch.float64: 1e-10}
+
+
+@pytest.fixture(params=[torch.float32, torch.float64], ids=["f32", "f64"])
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture
+def rng():
+    return torch.Generator().manual_seed(1234)
