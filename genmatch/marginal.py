@@ -29,10 +29,10 @@ class ExactMarginal:
     For paths that collapse to Diracs at ``t = 1`` (``σ_1 = 0``) the marginal of a finite
     data set is singular there: ``u_t(x) = (E[Z|x] − x)/(1 − t)`` for CondOT. Times above
     ``t_max`` are evaluated at ``t_max`` (documented clipping). On ``[t_max, 1]`` the flow
-    then relaxes towards the posterior mean at rate ``1/(1 − t_max)``, leaving a residual
-    of about ``e^{-1} σ_{t_max}`` times the source sample (``≈ 0.004`` for CondOT and the
-    default), and solvers that evaluate at ``t = 1`` (Heun, RK4) stay stable for step sizes
-    up to a few times ``1 − t_max``.
+    then relaxes towards the posterior mean at rate ``1/(1 − t_max)``, leaving a residual of
+    order ``σ_{t_max} |x_0 − z|`` (a few hundredths for CondOT, the default and data of unit
+    scale), and solvers that evaluate at ``t = 1`` (Heun, RK4) stay stable for step sizes up
+    to several times ``1 − t_max``.
 
     Args:
         path: a conditional path with a density.

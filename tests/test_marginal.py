@@ -70,9 +70,9 @@ def test_oracle_rk4_reaches_the_data_distribution():
     floor = float(energy_distance(data, fresh))
     ed = float(energy_distance(out.x, fresh))
     assert ed < floor + 0.01, (ed, floor)
-    # lands on data points, up to the documented t_max residual ≈ e^{-1} σ_{t_max} |x_0 − z|
+    # lands on data points, up to the documented t_max residual of order σ_{t_max} |x_0 − z|
     nearest = torch.cdist(out.x, data).min(1).values
-    assert float(nearest.median()) < 0.02 and float(nearest.max()) < 0.15
+    assert float(nearest.median()) < 0.05 and float(nearest.max()) < 0.15
     crude = simulate(FlowGenerator(solver=Euler()), oracle, x_0, 1)
     assert float(energy_distance(crude.x, fresh)) > floor + 0.05
 
