@@ -66,6 +66,7 @@ def train(
     steps: int,
     batch_size: int,
     optimizer: torch.optim.Optimizer | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     lr: float = 1e-3,
     seed: int = 0,
     check_every: int = 50,
@@ -91,6 +92,7 @@ def train(
         steps: total number of optimisation steps (including resumed ones).
         batch_size: samples per step.
         optimizer: defaults to ``Adam(net.parameters(), lr)``.
+        scheduler: an optional learning-rate scheduler, stepped once per step.
         lr: learning rate of the default optimizer.
         seed: seed of the run's random number generator.
         check_every: steps between finiteness checks.
@@ -114,6 +116,8 @@ def train(
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["optimizer"])
         rng.set_state(state["rng"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
         losses = list(state["losses"].unbind(0))
         start = int(state["step"])
 
@@ -122,6 +126,7 @@ def train(
             save_checkpoint(checkpoint, {
                 "net": net.state_dict(),
                 "optimizer": opt.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "rng": rng.get_state(),
                 "losses": torch.stack(losses) if losses else torch.empty(0),
                 "step": step,
@@ -138,6 +143,8 @@ def train(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if scheduler is not None:
+            scheduler.step()
         detached = loss.detach()
         bad |= ~torch.isfinite(detached)
         losses.append(detached)

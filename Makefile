@@ -1,0 +1,35 @@
+# genmatch: `make demo` and `make test` each work on a fresh machine.
+# torch==2.13.0 is installed first (the CPU build), then the package with a range it satisfies.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.genmatch-installed
+
+.PHONY: install demo test lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[dev,plots,bench]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m genmatch demo
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 -p no:cacheprovider
+
+lint: $(STAMP)
+	$(PY) -m ruff check genmatch tests bench examples
+
+typecheck: $(STAMP)
+	$(PY) -m mypy genmatch
+
+bench: $(STAMP)
+	$(PY) bench/throughput.py
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache .mypy_cache .ruff_cache
