@@ -42,6 +42,7 @@ import copy
 import gc
 import json
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -63,6 +64,8 @@ from genmatch import (
 from genmatch.data import checkerboard
 
 TARGET = 0.95
+#: Largest max/min of the per-repeat paired ratios still called a stable measurement.
+MAX_SPREAD = 1.25
 SEED = 0
 DATA_SIZE = 100_000
 LR = 1e-3
@@ -143,6 +146,8 @@ def compare(bench: str, raw: Sequence[float], gm: Sequence[float], **extra: obje
         "paired_ratio_median": round(statistics.median(paired), 4),
         "paired_ratio_min": round(min(paired), 4),
         "paired_ratio_max": round(max(paired), 4),
+        # max/min of the paired ratios: near 1 on a quiet machine, far above under contention.
+        "spread": round(max(paired) / min(paired), 3),
         **extra,
     }
 
@@ -358,6 +363,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _loadavg() -> float | None:
+    """The 1-minute load average, where the platform has one."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 def emit(record: dict) -> None:
     print(json.dumps(record), flush=True)
 
@@ -367,6 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
+    load_start = _loadavg()
 
     train, loop = bench_train(args, threads)
     emit(train)
@@ -382,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     train_ratio = train["ratio"]
     sample_ratio = min(euler["ratio"], rk4["ratio"])
     ok = all(math.isfinite(r) for r in (train_ratio, sample_ratio))
+    spreads = [r["spread"] for r in (train, euler, rk4)]
     emit({
         "bench": "summary",
         "train_ratio": train_ratio,
@@ -389,6 +404,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train_loop_ratio": loop["ratio"],
         "target": TARGET,
         "met": ok and train_ratio >= TARGET and sample_ratio >= TARGET,
+        # False when the repeats disagree by more than MAX_SPREAD: the machine was busy
+        # (other processes steal the cores torch's threads spin on); rerun, or use --threads 1.
+        "stable": max(spreads) <= MAX_SPREAD,
+        "max_spread": max(spreads),
+        "loadavg_start": load_start,
+        "loadavg_end": _loadavg(),
         "torch": torch.__version__,
         "threads": threads,
     })
