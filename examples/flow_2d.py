@@ -45,10 +45,15 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     for name, coupling in [("independent", gm.IndependentCoupling()), ("ot", gm.ExactOTCoupling())]:
         torch.manual_seed(0)
         net = gm.MLP(space, flow.head_shapes(space), hidden=128, depth=3)
-        loss_fn = gm.GeneratorMatchingLoss(path, flow, coupling=coupling, source=gm.GaussianSource(space))
+        loss_fn = gm.GeneratorMatchingLoss(
+            path, flow, coupling=coupling, source=gm.GaussianSource(space)
+        )
         train = gm.train(loss_fn, net, data, steps=args.steps, batch_size=args.batch_size, lr=2e-3)
         nets[name] = net
-        print(f"{name}: {train.steps_per_second:.0f} steps/s, final loss {float(train.losses[-100:].mean()):.3f}")
+        print(
+            f"{name}: {train.steps_per_second:.0f} steps/s, "
+            f"final loss {float(train.losses[-100:].mean()):.3f}"
+        )
     proj = torch.Generator().manual_seed(1)
     for solver, steps in [(gm.Euler(), 8), (gm.Midpoint(), 4), (gm.RK4(), 2), (gm.RK4(), 8)]:
         stepper = dataclasses.replace(flow, solver=solver)
@@ -59,7 +64,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                 "energy_distance": float(energy_distance(out.x, fresh)),
                 "sliced_w2": float(sliced_wasserstein(out.x, fresh, generator=proj)),
             }
-            print(f"{key:32s} ED {results[key]['energy_distance']:.4f}  SW2 {results[key]['sliced_w2']:.4f}")
+            print(
+                f"{key:32s} ED {results[key]['energy_distance']:.4f}  "
+                f"SW2 {results[key]['sliced_w2']:.4f}"
+            )
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(results, indent=2))

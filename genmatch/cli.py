@@ -11,7 +11,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``genmatch`` command."""
     parser = argparse.ArgumentParser(prog="genmatch", description="Generator matching.")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="train a flow on the checkerboard and compare with the oracle")
+    demo = sub.add_parser(
+        "demo", help="train a flow on the checkerboard and compare with the oracle"
+    )
     demo.add_argument("--steps", type=int, default=20000, help="training steps (default 20000)")
     demo.add_argument("--batch-size", type=int, default=512)
     demo.add_argument("--sample-steps", type=int, default=25, help="RK4 steps (NFE = 4x)")
@@ -23,10 +25,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from genmatch.demo import DemoConfig, run_demo
 
-        metrics = run_demo(DemoConfig(
-            steps=args.steps, batch_size=args.batch_size, sample_steps=args.sample_steps,
-            num_samples=args.num_samples, seed=args.seed, out=args.out, progress=not args.no_progress,
-        ))
+        metrics = run_demo(
+            DemoConfig(
+                steps=args.steps,
+                batch_size=args.batch_size,
+                sample_steps=args.sample_steps,
+                num_samples=args.num_samples,
+                seed=args.seed,
+                out=args.out,
+                progress=not args.no_progress,
+            )
+        )
         print(json.dumps(metrics, indent=2))
         print(f"wrote {args.out}/samples.png and {args.out}/metrics.json")
     return 0

@@ -38,7 +38,9 @@ class AbstractCoupling(abc.ABC):
     """A rule that pairs a source batch with a data batch of the same size."""
 
     @abc.abstractmethod
-    def pair(self, x_0: Tensor, x_1: Tensor, *, generator: torch.Generator | None = None) -> CoupledBatch:
+    def pair(
+        self, x_0: Tensor, x_1: Tensor, *, generator: torch.Generator | None = None
+    ) -> CoupledBatch:
         """Pair ``x_0`` with (a re-ordering or resampling of) ``x_1``."""
 
 
@@ -47,11 +49,15 @@ class AbstractCoupling(abc.ABC):
 class IndependentCoupling(AbstractCoupling):
     """``π = p ⊗ q``: the batches are paired as given."""
 
-    def pair(self, x_0: Tensor, x_1: Tensor, *, generator: torch.Generator | None = None) -> CoupledBatch:
+    def pair(
+        self, x_0: Tensor, x_1: Tensor, *, generator: torch.Generator | None = None
+    ) -> CoupledBatch:
         return CoupledBatch(x_0=x_0, x_1=x_1)
 
 
-def _plan_pairing(plan: Tensor, x_0: Tensor, x_1: Tensor, generator: torch.Generator | None) -> CoupledBatch:
+def _plan_pairing(
+    plan: Tensor, x_0: Tensor, x_1: Tensor, generator: torch.Generator | None
+) -> CoupledBatch:
     rows = plan / plan.sum(1, keepdim=True).clamp_min(torch.finfo(plan.dtype).tiny)
     j = torch.multinomial(rows, 1, generator=generator).squeeze(1)
     return CoupledBatch(x_0=x_0, x_1=x_1[j.to(x_1.device)])
@@ -59,7 +65,9 @@ def _plan_pairing(plan: Tensor, x_0: Tensor, x_1: Tensor, generator: torch.Gener
 
 def _cost(x_0: Tensor, x_1: Tensor) -> Tensor:
     if x_0.shape != x_1.shape:
-        raise ValueError(f"x_0 and x_1 must have the same shape, got {tuple(x_0.shape)} and {tuple(x_1.shape)}")
+        raise ValueError(
+            f"x_0 and x_1 must have the same shape, got {tuple(x_0.shape)} and {tuple(x_1.shape)}"
+        )
     check_like(x_1, x_0, "x_1", "x_0")
     a, b = x_0.detach().flatten(1).double().cpu(), x_1.detach().flatten(1).double().cpu()
     return torch.cdist(a, b) ** 2
@@ -81,7 +89,9 @@ class ExactOTCoupling(AbstractCoupling):
                 [11.]])
     """
 
-    def pair(self, x_0: Tensor, x_1: Tensor, *, generator: torch.Generator | None = None) -> CoupledBatch:
+    def pair(
+        self, x_0: Tensor, x_1: Tensor, *, generator: torch.Generator | None = None
+    ) -> CoupledBatch:
         cost = _cost(x_0, x_1)
         n = cost.shape[0]
         w = torch.full((n,), 1.0 / n, dtype=cost.dtype)
@@ -110,7 +120,9 @@ class SinkhornOTCoupling(AbstractCoupling):
         if not self.reg > 0:
             raise ValueError(f"reg must be > 0, got {self.reg}")
 
-    def pair(self, x_0: Tensor, x_1: Tensor, *, generator: torch.Generator | None = None) -> CoupledBatch:
+    def pair(
+        self, x_0: Tensor, x_1: Tensor, *, generator: torch.Generator | None = None
+    ) -> CoupledBatch:
         cost = _cost(x_0, x_1)
         cost = cost / cost.max().clamp_min(torch.finfo(cost.dtype).tiny)
         n = cost.shape[0]

@@ -18,7 +18,7 @@ from genmatch.metrics import energy_distance, sliced_wasserstein
 from genmatch.nn.mlp import MLP
 from genmatch.paths.affine import AffineGaussianPath
 from genmatch.paths.schedules import CondOT
-from genmatch.simulate import simulate
+from genmatch.simulate import SimulationResult, simulate
 from genmatch.solvers.rk4 import RK4
 from genmatch.spaces.euclidean import EuclideanSpace
 from genmatch.time import TimeGrid
@@ -43,7 +43,7 @@ class DemoConfig:
     progress: bool = True
 
 
-def run_demo(config: DemoConfig = DemoConfig()) -> dict[str, float]:
+def run_demo(config: DemoConfig = DemoConfig()) -> dict[str, object]:
     """Train a CondOT flow on the checkerboard and write ``samples.png`` and ``metrics.json``.
 
     The trained model and the exact marginal of a finite data set (the oracle) are both
@@ -65,8 +65,15 @@ def run_demo(config: DemoConfig = DemoConfig()) -> dict[str, float]:
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps)
     loss_fn = GeneratorMatchingLoss(path, flow)
     result = train(
-        loss_fn, net, data, steps=config.steps, batch_size=config.batch_size,
-        optimizer=optimizer, scheduler=scheduler, seed=config.seed, progress=config.progress,
+        loss_fn,
+        net,
+        data,
+        steps=config.steps,
+        batch_size=config.batch_size,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        seed=config.seed,
+        progress=config.progress,
     )
     net.eval()
     grid = TimeGrid.uniform(config.sample_steps)
@@ -103,23 +110,39 @@ def run_demo(config: DemoConfig = DemoConfig()) -> dict[str, float]:
     return metrics
 
 
-def _plot(path: Path, data: torch.Tensor, model_out, oracle_x: torch.Tensor, metrics: dict) -> None:  # type: ignore[no-untyped-def]
+def _plot(
+    path: Path,
+    data: torch.Tensor,
+    model_out: SimulationResult,
+    oracle_x: torch.Tensor,
+    metrics: dict[str, object],
+) -> None:
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as err:  # pragma: no cover - exercised only without the plots extra
-        raise ImportError("the demo's figure needs matplotlib: pip install 'genmatch[plots]'") from err
+        raise ImportError(
+            "the demo's figure needs matplotlib: pip install 'genmatch[plots]'"
+        ) from err
+    assert model_out.trajectory is not None
     traj = torch.stack(model_out.trajectory)  # (steps + 1, batch, 2)
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.6))
     lim = (-4.5, 4.5)
     panels = [
         (data, "data (fresh)"),
-        (model_out.x, f"trained flow, NFE {metrics['nfe']}\nED {metrics['energy_distance_model']:.4f}"),
-        (oracle_x, f"exact-marginal oracle, NFE {metrics['nfe']}\nED {metrics['energy_distance_oracle']:.4f}"),
+        (
+            model_out.x,
+            f"trained flow, NFE {metrics['nfe']}\nED {metrics['energy_distance_model']:.4f}",
+        ),
+        (
+            oracle_x,
+            f"exact-marginal oracle, NFE {metrics['nfe']}\n"
+            f"ED {metrics['energy_distance_oracle']:.4f}",
+        ),
     ]
-    for ax, (pts, title) in zip(axes, panels):
+    for ax, (pts, title) in zip(axes, panels, strict=False):
         ax.scatter(pts[:, 0], pts[:, 1], s=1, alpha=0.5)
         ax.set_title(title, fontsize=10)
     ax = axes[3]

@@ -107,13 +107,16 @@ class GeneratorMatchingLoss:
         if x_0 is not None:
             if x_0.shape != x_1.shape:
                 raise ValueError(
-                    f"x_0 and x_1 must have the same shape, got {tuple(x_0.shape)} and {tuple(x_1.shape)}"
+                    "x_0 and x_1 must have the same shape, "
+                    f"got {tuple(x_0.shape)} and {tuple(x_1.shape)}"
                 )
             check_like(x_0, x_1, "x_0", "x_1")
             pair = self.coupling.pair(x_0, x_1, generator=generator)
             x_0, x_1 = pair.x_0, pair.x_1
         elif not isinstance(self.coupling, IndependentCoupling):
-            raise ValueError(f"{type(self.coupling).__name__} needs x_0 or a source to pair with x_1")
+            raise ValueError(
+                f"{type(self.coupling).__name__} needs x_0 or a source to pair with x_1"
+            )
         if t is None:
             t = self.time_sampler.sample(n, dtype=x_1.dtype, device=x_1.device, generator=generator)
         else:

@@ -57,7 +57,9 @@ class ExactMarginal:
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, AbstractDensityPath):
-            raise TypeError(f"ExactMarginal needs a path with a density, got {type(self.path).__name__}")
+            raise TypeError(
+                f"ExactMarginal needs a path with a density, got {type(self.path).__name__}"
+            )
         check_float_tensor(self.data, "data")
         if self.data.dim() < 2 or self.data.shape[0] == 0:
             raise ValueError(f"data must be (N, *event) with N >= 1, got {tuple(self.data.shape)}")
@@ -83,17 +85,23 @@ class ExactMarginal:
         check_float_tensor(x, "x")
         check_like(x, self.data, "x", "data")
         if tuple(x.shape[1:]) != tuple(self.data.shape[1:]):
-            raise ValueError(f"x has event shape {tuple(x.shape[1:])}, data {tuple(self.data.shape[1:])}")
+            raise ValueError(
+                f"x has event shape {tuple(x.shape[1:])}, data {tuple(self.data.shape[1:])}"
+            )
         chunk = max(1, self.max_pairs // self.data.shape[0])
         if x.shape[0] <= chunk:
             return self._evaluate(x, t)
-        parts = [self._evaluate(x[i : i + chunk], t[i : i + chunk]) for i in range(0, x.shape[0], chunk)]
+        parts = [
+            self._evaluate(x[i : i + chunk], t[i : i + chunk]) for i in range(0, x.shape[0], chunk)
+        ]
         return torch.cat(parts)
 
     def _evaluate(self, x: Tensor, t: Tensor) -> ParamValue:
         x_rep, t_rep, z_rep = self._pairs(x, t)
         log_p = self.path.log_prob(x_rep, t_rep, z_rep).reshape(x.shape[0], -1)
         weights = torch.softmax(log_p, dim=1)
-        values = self.generator.conditional_target(self.path, PathSample(x_t=x_rep, t=t_rep, z=z_rep))
+        values = self.generator.conditional_target(
+            self.path, PathSample(x_t=x_rep, t=t_rep, z=z_rep)
+        )
         values = values.reshape(x.shape[0], self.data.shape[0], *values.shape[1:])
         return self.generator.parametrization.posterior_mean(values, weights)

@@ -85,7 +85,9 @@ def simulate(
         field = generator.field(field)
     ref = _reference_tensor(x_0)
     batch = ref.shape[0]
-    times = torch.tensor(grid.times, dtype=ref.dtype if ref.is_floating_point() else torch.float32, device=ref.device)
+    times = torch.tensor(
+        grid.times, dtype=ref.dtype if ref.is_floating_point() else torch.float32, device=ref.device
+    )
     steps = grid.times
     x = x_0
     trajectory = [x_0] if return_trajectory else None

@@ -38,7 +38,8 @@ class GaussianSource(AbstractSource):
     Example:
         >>> import torch
         >>> from genmatch.spaces import EuclideanSpace
-        >>> GaussianSource(EuclideanSpace(2)).sample(3, generator=torch.Generator().manual_seed(0)).shape
+        >>> rng = torch.Generator().manual_seed(0)
+        >>> GaussianSource(EuclideanSpace(2)).sample(3, generator=rng).shape
         torch.Size([3, 2])
     """
 
@@ -59,5 +60,7 @@ class GaussianSource(AbstractSource):
     ) -> torch.Tensor:
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
-        x = torch.randn((n, *self.space.event_shape), generator=generator, dtype=dtype, device=device)
+        x = torch.randn(
+            (n, *self.space.event_shape), generator=generator, dtype=dtype, device=device
+        )
         return x if self.std == 1.0 else self.std * x

@@ -24,7 +24,7 @@ from genmatch.types import State
 
 
 def check_state_space(space: AbstractStateSpace, valid: State, invalid: Sequence[State]) -> None:
-    """``space.check`` accepts ``valid`` and raises ``TypeError``/``ValueError`` for each invalid."""
+    """``space.check`` accepts ``valid`` and raises ``TypeError``/``ValueError`` on each invalid."""
     space.check(valid)
     for i, bad in enumerate(invalid):
         try:
@@ -35,7 +35,12 @@ def check_state_space(space: AbstractStateSpace, valid: State, invalid: Sequence
 
 
 def check_bregman_divergence(
-    divergence: AbstractBregmanDivergence, a: Tensor, b: Tensor, *, rtol: float = 1e-6, atol: float = 1e-8
+    divergence: AbstractBregmanDivergence,
+    a: Tensor,
+    b: Tensor,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
 ) -> Tensor:
     """``D ≥ 0``, ``D(a, a) = 0``, ``D(a, b) > 0`` where ``a ≠ b``, and closed form = generic.
 
@@ -63,25 +68,45 @@ def check_bregman_divergence(
 
 
 def check_schedule(
-    schedule: AbstractSchedule, t: Tensor, *, exact_boundary: bool = True, rtol: float = 1e-6, atol: float = 1e-9
+    schedule: AbstractSchedule,
+    t: Tensor,
+    *,
+    exact_boundary: bool = True,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
 ) -> None:
-    """Closed-form derivatives equal autodiff at ``t``; optionally ``α_0 = σ_1 = 0``, ``α_1 = σ_0 = 1``."""
+    """Closed-form derivatives equal autodiff at ``t``.
+
+    With ``exact_boundary`` also ``α_0 = σ_1 = 0`` and ``α_1 = σ_0 = 1``.
+    """
     closed, auto = schedule(t), schedule.autodiff(t)
     for name in ("d_alpha_t", "d_sigma_t"):
         c, a = getattr(closed, name), getattr(auto, name)
         if not torch.allclose(c, a, rtol=rtol, atol=atol):
-            raise AssertionError(f"{type(schedule).__name__}.{name}: closed form != autodiff ({(c - a).abs().max()})")
+            raise AssertionError(
+                f"{type(schedule).__name__}.{name}: closed form != autodiff ({(c - a).abs().max()})"
+            )
     if closed.alpha_t.lt(0).any() or closed.sigma_t.lt(0).any():
         raise AssertionError(f"{type(schedule).__name__}: α_t and σ_t must be >= 0")
     if exact_boundary:
         ends = torch.tensor([0.0, 1.0], dtype=t.dtype)
         s = schedule(ends)
-        expected_alpha, expected_sigma = torch.tensor([0.0, 1.0], dtype=t.dtype), torch.tensor([1.0, 0.0], dtype=t.dtype)
-        if not (torch.allclose(s.alpha_t, expected_alpha, atol=atol) and torch.allclose(s.sigma_t, expected_sigma, atol=atol)):
-            raise AssertionError(f"{type(schedule).__name__}: boundary values α=(0,1), σ=(1,0) violated")
+        expected_alpha, expected_sigma = (
+            torch.tensor([0.0, 1.0], dtype=t.dtype),
+            torch.tensor([1.0, 0.0], dtype=t.dtype),
+        )
+        if not (
+            torch.allclose(s.alpha_t, expected_alpha, atol=atol)
+            and torch.allclose(s.sigma_t, expected_sigma, atol=atol)
+        ):
+            raise AssertionError(
+                f"{type(schedule).__name__}: boundary values α=(0,1), σ=(1,0) violated"
+            )
 
 
-def continuity_residual(path: AbstractDensityPath, generator: AbstractGenerator, x: Tensor, t: Tensor, z: Tensor) -> Tensor:
+def continuity_residual(
+    path: AbstractDensityPath, generator: AbstractGenerator, x: Tensor, t: Tensor, z: Tensor
+) -> Tensor:
     """``∂_t log p_t(x|z) + div u_t(x|z) + u_t(x|z)·∇_x log p_t(x|z)`` (flows, GM eq. 9.21).
 
     This is ``(∂_t p + div(p u)) / p``: zero iff the flow with conditional target ``u``
@@ -105,7 +130,13 @@ def continuity_residual(path: AbstractDensityPath, generator: AbstractGenerator,
 
 
 def check_continuity_equation(
-    path: AbstractDensityPath, generator: AbstractGenerator, x: Tensor, t: Tensor, z: Tensor, *, atol: float = 1e-8
+    path: AbstractDensityPath,
+    generator: AbstractGenerator,
+    x: Tensor,
+    t: Tensor,
+    z: Tensor,
+    *,
+    atol: float = 1e-8,
 ) -> Tensor:
     """Assert :func:`continuity_residual` vanishes; returns the residual."""
     r = continuity_residual(path, generator, x, t, z)

@@ -38,7 +38,7 @@ class TimeGrid:
             raise ValueError(f"a time grid needs at least 2 points, got {len(values)}")
         if not all(0.0 <= v <= 1.0 for v in values):
             raise ValueError(f"grid times must lie in [0, 1], got {values[0]} … {values[-1]}")
-        if not all(b > a for a, b in zip(values, values[1:])):
+        if not all(b > a for a, b in zip(values, values[1:], strict=False)):
             raise ValueError("grid times must be strictly increasing")
         object.__setattr__(self, "times", values)
 
@@ -55,7 +55,9 @@ class TimeGrid:
         """Number of intervals."""
         return len(self.times) - 1
 
-    def as_tensor(self, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> Tensor:
+    def as_tensor(
+        self, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+    ) -> Tensor:
         """The grid as a ``(steps + 1,)`` tensor."""
         return torch.tensor(self.times, dtype=dtype, device=device)
 

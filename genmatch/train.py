@@ -123,14 +123,17 @@ def train(
 
     def save(step: int) -> None:
         if checkpoint is not None:
-            save_checkpoint(checkpoint, {
-                "net": net.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "rng": rng.get_state(),
-                "losses": torch.stack(losses) if losses else torch.empty(0),
-                "step": step,
-            })
+            save_checkpoint(
+                checkpoint,
+                {
+                    "net": net.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "rng": rng.get_state(),
+                    "losses": torch.stack(losses) if losses else torch.empty(0),
+                    "step": step,
+                },
+            )
 
     bar = tqdm(total=steps, initial=start, disable=not progress, desc="train", leave=False)
     net.train()

@@ -35,7 +35,9 @@ def test_as_time_rejects(t, error, match):
 def test_loss_rejects_mismatched_devices():
     loss_fn = GeneratorMatchingLoss(AffineGaussianPath(CondOT()), FlowGenerator())
     with pytest.raises(ValueError, match="meta"):
-        loss_fn(lambda x, t: {"velocity": x}, torch.zeros(3, 2), x_0=torch.zeros(3, 2, device="meta"))
+        loss_fn(
+            lambda x, t: {"velocity": x}, torch.zeros(3, 2), x_0=torch.zeros(3, 2, device="meta")
+        )
 
 
 def test_loss_rejects_non_tensor_and_empty_batches():

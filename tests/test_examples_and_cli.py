@@ -17,7 +17,9 @@ def _load(name):
 
 
 def test_flow_2d_example(tmp_path):
-    results = _load("flow_2d").main(["--steps", "30", "--num-samples", "200", "--out", str(tmp_path)])
+    results = _load("flow_2d").main(
+        ["--steps", "30", "--num-samples", "200", "--out", str(tmp_path)]
+    )
     assert (tmp_path / "metrics.json").exists()
     assert {"independent/RK4/nfe32", "ot/RK4/nfe32", "oracle/RK4/nfe32"} <= set(results)
     # the oracle is exact: far better than a 30-step network
@@ -27,13 +29,35 @@ def test_flow_2d_example(tmp_path):
 def test_demo_cli(tmp_path):
     out = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-m", "genmatch", "demo", "--steps", "60", "--num-samples", "300",
-         "--sample-steps", "4", "--out", str(out), "--no-progress"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "genmatch",
+            "demo",
+            "--steps",
+            "60",
+            "--num-samples",
+            "300",
+            "--sample-steps",
+            "4",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((out / "metrics.json").read_text())
-    for key in ("energy_distance_model", "energy_distance_oracle", "train_seconds", "train_steps_per_second", "nfe"):
+    for key in (
+        "energy_distance_model",
+        "energy_distance_oracle",
+        "train_seconds",
+        "train_steps_per_second",
+        "nfe",
+    ):
         assert key in metrics
     assert metrics["nfe"] == 16 and metrics["train_steps"] == 60
     assert (out / "samples.png").stat().st_size > 10_000

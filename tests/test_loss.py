@@ -37,12 +37,19 @@ class Affine(nn.Module):
 
 
 def _grads(loss, net):
-    return torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, list(net.parameters()), retain_graph=True)])
+    return torch.cat(
+        [
+            g.reshape(-1)
+            for g in torch.autograd.grad(loss, list(net.parameters()), retain_graph=True)
+        ]
+    )
 
 
 @pytest.mark.parametrize("schedule", [CondOT(), Cosine()], ids=repr)
 def test_theorem_20_flow(schedule):
-    """At fixed (t, x): E_{Z~p(Z|x,t)} ∇_θ D(u(x|Z), u^θ(x)) = ∇_θ D(u(x), u^θ(x)), u = exact marginal."""
+    """At fixed (t, x): E_{Z~p(Z|x,t)} ∇_θ D(u(x|Z), u^θ(x)) = ∇_θ D(u(x), u^θ(x)).
+
+    u is the exact marginal of a finite data set."""
     rng = torch.Generator().manual_seed(0)
     data = torch.randn(50, 2, dtype=torch.float64, generator=rng)
     path, flow = AffineGaussianPath(schedule), FlowGenerator()
@@ -66,7 +73,9 @@ def test_theorem_20_flow(schedule):
     assert float(cgm.detach()) > float(gm.detach())
 
 
-@pytest.mark.parametrize("divergence", [GeneralizedKL(), KLDivergence(), SquaredEuclidean()], ids=repr)
+@pytest.mark.parametrize(
+    "divergence", [GeneralizedKL(), KLDivergence(), SquaredEuclidean()], ids=repr
+)
 def test_theorem_20_every_divergence(divergence):
     """Same identity with a non-negative / simplex-valued parametrization and posterior weights."""
     rng = torch.Generator().manual_seed(1)

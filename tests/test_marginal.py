@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from genmatch import RK4, AffineGaussianPath, Cosine, CondOT, ExactMarginal, FlowGenerator, simulate
+from genmatch import RK4, AffineGaussianPath, CondOT, Cosine, ExactMarginal, FlowGenerator, simulate
 from genmatch.metrics import energy_distance
 
 

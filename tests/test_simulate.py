@@ -25,8 +25,13 @@ def test_simulate_matches_exact_solution_and_counts_nfe(solver, dtype):
     flow = FlowGenerator(solver=solver)
     x_0 = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=dtype)
     out = simulate(flow, rotation, x_0, TimeGrid.uniform(64))
-    exact = torch.stack([x_0[:, 0] * math.cos(1) - x_0[:, 1] * math.sin(1),
-                         x_0[:, 0] * math.sin(1) + x_0[:, 1] * math.cos(1)], 1)
+    exact = torch.stack(
+        [
+            x_0[:, 0] * math.cos(1) - x_0[:, 1] * math.sin(1),
+            x_0[:, 0] * math.sin(1) + x_0[:, 1] * math.cos(1),
+        ],
+        1,
+    )
     torch.testing.assert_close(out.x, exact, atol=1e-4, rtol=0)
     assert out.nfe == 64 * solver.stages
     assert out.x.dtype == dtype and out.trajectory is None

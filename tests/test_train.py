@@ -43,8 +43,14 @@ def test_training_is_deterministic_for_a_seed():
     runs = []
     for _ in range(2):
         _, net, loss_fn = _setup(seed=3)
-        train(loss_fn, net, torch.randn(100, 2, generator=torch.Generator().manual_seed(0)),
-              steps=20, batch_size=16, seed=7)
+        train(
+            loss_fn,
+            net,
+            torch.randn(100, 2, generator=torch.Generator().manual_seed(0)),
+            steps=20,
+            batch_size=16,
+            seed=7,
+        )
         runs.append(torch.cat([p.detach().reshape(-1) for p in net.parameters()]))
     torch.testing.assert_close(runs[0], runs[1], rtol=0, atol=0)
 
@@ -65,13 +71,23 @@ def test_checkpoint_resume_is_exact(tmp_path):
     _, net_b, _ = _setup(seed=1)
     ckpt = tmp_path / "ckpt.pt"
     opt = torch.optim.Adam(net_b.parameters(), lr=1e-3)
-    train(loss_fn, net_b, data, steps=12, batch_size=16, seed=5, optimizer=opt, checkpoint=ckpt, checkpoint_every=4)
+    train(
+        loss_fn,
+        net_b,
+        data,
+        steps=12,
+        batch_size=16,
+        seed=5,
+        optimizer=opt,
+        checkpoint=ckpt,
+        checkpoint_every=4,
+    )
     assert ckpt.exists() and not list(tmp_path.glob(".*.tmp"))
     _, net_c, _ = _setup(seed=99)  # different init: everything must come from the checkpoint
     resumed = train(loss_fn, net_c, data, steps=30, batch_size=16, seed=5, checkpoint=ckpt)
     assert resumed.losses.shape == (18,)
     torch.testing.assert_close(resumed.losses, full.losses[12:], rtol=0, atol=0)
-    for p, q in zip(net_a.parameters(), net_c.parameters()):
+    for p, q in zip(net_a.parameters(), net_c.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
 
 

@@ -33,7 +33,9 @@ class VelocityParametrization(AbstractLinearParametrization):
     def head_shapes(self, space: AbstractStateSpace) -> HeadShapes:
         event_shape = getattr(space, "event_shape", None)
         if event_shape is None:
-            raise TypeError(f"VelocityParametrization needs a space with an event_shape, got {space}")
+            raise TypeError(
+                f"VelocityParametrization needs a space with an event_shape, got {space}"
+            )
         return {"velocity": tuple(event_shape)}
 
     def constrain(self, raw: RawHeads, x_t: Tensor) -> Tensor:

@@ -72,8 +72,8 @@ class MLP(nn.Module):
         out = self.layers(h)
         if len(self.head_names) == 1:
             return {self.head_names[0]: out.reshape(x_t.shape[0], *self.head_shapes[0])}
-        parts = torch.split(out, self.head_sizes, dim=1)
+        parts = torch.split(out, list(self.head_sizes), dim=1)
         return {
             name: part.reshape(x_t.shape[0], *shape)
-            for name, part, shape in zip(self.head_names, parts, self.head_shapes)
+            for name, part, shape in zip(self.head_names, parts, self.head_shapes, strict=True)
         }

@@ -10,8 +10,8 @@ from genmatch.paths.base import (
 from genmatch.paths.schedules import (
     VE,
     AbstractSchedule,
-    Cosine,
     CondOT,
+    Cosine,
     Polynomial,
     ScheduleOutput,
     VPLinear,

@@ -82,7 +82,10 @@ class AffineGaussianPath(AbstractDensityPath, AbstractInterpolantPath):
         return -0.5 * sq / s.sigma_t**2 - d * torch.log(s.sigma_t) - 0.5 * d * math.log(2 * math.pi)
 
     def d_log_prob_dt(self, x: Tensor, t: Tensor, z: Tensor) -> Tensor:
-        """Closed form ``∂_t log N(x; α_t z, σ_t²I) = −d σ̇/σ + (|x−α z|² σ̇/σ³ + ⟨x−α z, α̇ z⟩/σ²)``."""
+        """Closed form of ``∂_t log N(x; α_t z, σ_t² I)``.
+
+        ``= −d σ̇/σ + |x − α z|² σ̇/σ³ + ⟨x − α z, α̇ z⟩/σ²``.
+        """
         s = self.schedule(t)
         d = z[0].numel()
         r = x - _bcast(s.alpha_t, z) * z

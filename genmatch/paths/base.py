@@ -85,10 +85,8 @@ class AbstractDensityPath(AbstractConditionalPath):
         Shapes:
             x, z: ``(batch, *event)``; t: ``(batch,)``; returns ``(batch,)``.
         """
-        _, tangent = torch.func.jvp(
-            lambda s: self.log_prob(x, s, z), (t,), (torch.ones_like(t),)
-        )
-        return tangent
+        out = torch.func.jvp(lambda s: self.log_prob(x, s, z), (t,), (torch.ones_like(t),))
+        return out[1]
 
 
 class AbstractInterpolantPath(AbstractConditionalPath):

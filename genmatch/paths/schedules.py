@@ -64,8 +64,8 @@ class AbstractSchedule(abc.ABC):
 
 
 def _derivative(fn: object, t: Tensor) -> Tensor:
-    _, tangent = torch.func.jvp(fn, (t,), (torch.ones_like(t),))  # type: ignore[arg-type]
-    return tangent
+    out = torch.func.jvp(fn, (t,), (torch.ones_like(t),))  # type: ignore[arg-type]
+    return out[1]
 
 
 @final
@@ -157,7 +157,8 @@ class VPLinear(AbstractSchedule):
     def __post_init__(self) -> None:
         if not 0 <= self.beta_min <= self.beta_max or self.beta_max <= 0:
             raise ValueError(
-                f"need 0 <= beta_min <= beta_max, beta_max > 0; got {self.beta_min}, {self.beta_max}"
+                "need 0 <= beta_min <= beta_max, beta_max > 0; "
+                f"got {self.beta_min}, {self.beta_max}"
             )
 
     def _big_t(self, s: Tensor) -> Tensor:

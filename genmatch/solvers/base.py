@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
+from typing import ClassVar
 
 from torch import Tensor
 
@@ -17,8 +18,8 @@ class AbstractODESolver(abc.ABC):
     ``NFE = stages × steps`` for a simulation over a grid of ``steps`` intervals.
     """
 
-    order: int
-    stages: int
+    order: ClassVar[int]
+    stages: ClassVar[int]
 
     @abc.abstractmethod
     def step(self, velocity: VelocityFn, x: Tensor, t: Tensor, h: float) -> Tensor:

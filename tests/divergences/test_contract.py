@@ -9,16 +9,24 @@ from genmatch.testing import check_bregman_divergence
 
 def _pair(kind, dtype, rng, shape=(64, 5)):
     if kind == "real":
-        return torch.randn(shape, dtype=dtype, generator=rng), torch.randn(shape, dtype=dtype, generator=rng)
+        return torch.randn(shape, dtype=dtype, generator=rng), torch.randn(
+            shape, dtype=dtype, generator=rng
+        )
     if kind == "positive":
-        return (torch.rand(shape, dtype=dtype, generator=rng) * 3 + 0.01,
-                torch.rand(shape, dtype=dtype, generator=rng) * 3 + 0.01)
+        return (
+            torch.rand(shape, dtype=dtype, generator=rng) * 3 + 0.01,
+            torch.rand(shape, dtype=dtype, generator=rng) * 3 + 0.01,
+        )
     a = torch.softmax(3 * torch.randn(shape, dtype=dtype, generator=rng), -1)
     b = torch.softmax(3 * torch.randn(shape, dtype=dtype, generator=rng), -1)
     return a, b
 
 
-DIVERGENCES = [(SquaredEuclidean(), "real"), (GeneralizedKL(), "positive"), (KLDivergence(), "simplex")]
+DIVERGENCES = [
+    (SquaredEuclidean(), "real"),
+    (GeneralizedKL(), "positive"),
+    (KLDivergence(), "simplex"),
+]
 
 
 @pytest.mark.parametrize(("divergence", "kind"), DIVERGENCES, ids=lambda v: type(v).__name__)
@@ -43,13 +51,13 @@ def test_generalized_kl_handles_zero_targets():
     torch.testing.assert_close(GeneralizedKL()(a, b), torch.tensor([0.5], dtype=torch.float64))
 
 
-def test_bregman_gradcheck(rng):
+@pytest.mark.parametrize(("divergence", "kind"), DIVERGENCES, ids=lambda v: type(v).__name__)
+def test_bregman_gradcheck(divergence, kind, rng):
     """The losses are differentiable in the prediction, with correct gradients (float64)."""
-    for divergence, kind in DIVERGENCES:
-        a, b = _pair(kind, torch.float64, rng, shape=(3, 4))
-        b = b.requires_grad_(True)
-        assert torch.autograd.gradcheck(lambda x: divergence(a, x), (b,))
-        assert torch.autograd.gradcheck(lambda x: bregman_from_potential(divergence.phi, a, x), (b,))
+    a, b = _pair(kind, torch.float64, rng, shape=(3, 4))
+    b = b.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: divergence(a, x), (b,))
+    assert torch.autograd.gradcheck(lambda x: bregman_from_potential(divergence.phi, a, x), (b,))
 
 
 @pytest.mark.parametrize(("divergence", "kind"), DIVERGENCES, ids=lambda v: type(v).__name__)

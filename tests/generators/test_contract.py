@@ -6,8 +6,8 @@ import torch
 from genmatch import (
     VE,
     AffineGaussianPath,
-    Cosine,
     CondOT,
+    Cosine,
     FlowGenerator,
     Polynomial,
     UnsupportedPathError,
@@ -16,7 +16,9 @@ from genmatch import (
 from genmatch.paths.base import AbstractConditionalPath
 from genmatch.testing import check_continuity_equation, kolmogorov_forward_gap
 
-PATHS = [AffineGaussianPath(s) for s in (CondOT(), Polynomial(2.0), Cosine(), VPLinear(), VE(0.1, 3.0))]
+PATHS = [
+    AffineGaussianPath(s) for s in (CondOT(), Polynomial(2.0), Cosine(), VPLinear(), VE(0.1, 3.0))
+]
 GENERATORS = [FlowGenerator()]
 PAIRS = [(g, p) for g in GENERATORS for p in PATHS]
 
@@ -41,10 +43,15 @@ def test_continuity_equation_strong_form(generator, path, seed):
 def test_kolmogorov_forward_weak_form(generator, path, t):
     """d/dt ⟨p_t(·|z), f⟩ = ⟨p_t(·|z), L_t^z f⟩ by quadrature in 2-D, for two test functions."""
     z = torch.tensor([0.7, -0.4], dtype=torch.float64)
-    tests = [lambda x: torch.sin(x[:, 0]) * torch.cos(0.5 * x[:, 1]), lambda x: (x**2).sum(1) + x[:, 0]]
+    tests = [
+        lambda x: torch.sin(x[:, 0]) * torch.cos(0.5 * x[:, 1]),
+        lambda x: (x**2).sum(1) + x[:, 0],
+    ]
     scale = float(path.schedule(torch.tensor(t, dtype=torch.float64)).sigma_t)
     for f in tests:
-        lhs, rhs = kolmogorov_forward_gap(path, generator, f, z, t, bounds=(-1 - 8 * scale, 1 + 8 * scale), points=301)
+        lhs, rhs = kolmogorov_forward_gap(
+            path, generator, f, z, t, bounds=(-1 - 8 * scale, 1 + 8 * scale), points=301
+        )
         assert abs(float(lhs - rhs)) < 1e-6 * max(1.0, abs(float(lhs)))
         assert abs(float(lhs)) > 1e-3  # the check is not vacuous
 
@@ -65,7 +72,9 @@ def test_weak_form_detects_a_wrong_target():
             return flow.apply(f, x, v)
 
     z = torch.tensor([0.7, -0.4], dtype=torch.float64)
-    lhs, rhs = kolmogorov_forward_gap(path, ScaledFlow(), lambda x: (x**2).sum(1), z, 0.5, bounds=(-6, 6), points=201)
+    lhs, rhs = kolmogorov_forward_gap(
+        path, ScaledFlow(), lambda x: (x**2).sum(1), z, 0.5, bounds=(-6, 6), points=201
+    )
     assert abs(float(lhs - rhs)) > 1e-2
 
 
@@ -74,5 +83,7 @@ def test_unsupported_path_raises_clear_error():
         def sample(self, z, t, *, x_0=None, generator=None):
             raise AssertionError
 
-    with pytest.raises(UnsupportedPathError, match="FlowGenerator has no conditional target for OtherPath"):
+    with pytest.raises(
+        UnsupportedPathError, match="FlowGenerator has no conditional target for OtherPath"
+    ):
         FlowGenerator().conditional_target(OtherPath(), None)

@@ -8,7 +8,11 @@ def test_heads_shapes_and_split():
     space = EuclideanSpace((2, 3))
     net = MLP(space, {"velocity": (2, 3), "rate": (4,), "scalar": ()}, hidden=16, depth=2)
     out = net(torch.randn(5, 2, 3), torch.rand(5))
-    assert out["velocity"].shape == (5, 2, 3) and out["rate"].shape == (5, 4) and out["scalar"].shape == (5,)
+    assert (
+        out["velocity"].shape == (5, 2, 3)
+        and out["rate"].shape == (5, 4)
+        and out["scalar"].shape == (5,)
+    )
 
 
 def test_float64_and_time_dependence():

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from genmatch import VE, AffineGaussianPath, Cosine, CondOT, Polynomial, VPLinear
+from genmatch import VE, AffineGaussianPath, CondOT, Cosine, Polynomial, VPLinear
 
 SCHEDULES = [CondOT(), Polynomial(2.0), Cosine(), VPLinear(), VE(0.1, 5.0)]
 
@@ -40,7 +40,9 @@ def test_log_prob_is_gaussian_and_time_derivative_matches_autodiff(schedule, rng
     x = torch.randn(8, 2, dtype=torch.float64, generator=rng)
     t = 0.05 + 0.9 * torch.rand(8, dtype=torch.float64, generator=rng)
     c = schedule(t)
-    expected = torch.distributions.Normal(c.alpha_t[:, None] * z, c.sigma_t[:, None]).log_prob(x).sum(1)
+    expected = (
+        torch.distributions.Normal(c.alpha_t[:, None] * z, c.sigma_t[:, None]).log_prob(x).sum(1)
+    )
     torch.testing.assert_close(path.log_prob(x, t, z), expected)
     closed = path.d_log_prob_dt(x, t, z)
     autodiff = super(AffineGaussianPath, path).d_log_prob_dt(x, t, z)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from genmatch import VE, Cosine, CondOT, Polynomial, VPLinear
+from genmatch import VE, CondOT, Cosine, Polynomial, VPLinear
 from genmatch.testing import check_schedule
 
 EXACT = [CondOT(), Polynomial(2.0), Polynomial(0.5), Polynomial(3.0), Cosine()]
@@ -28,7 +28,9 @@ def test_vp_boundaries_and_variance_preservation():
     torch.testing.assert_close(s.alpha_t**2 + s.sigma_t**2, torch.ones_like(t))
     assert s.alpha_t[-1] == 1.0 and s.sigma_t[-1] == 0.0
     # alpha_0 = exp(-T(1)/2), T(1) = beta_min + (beta_max - beta_min)/2
-    torch.testing.assert_close(s.alpha_t[0], torch.exp(torch.tensor(-0.5 * (0.1 + 9.95), dtype=torch.float64)))
+    torch.testing.assert_close(
+        s.alpha_t[0], torch.exp(torch.tensor(-0.5 * (0.1 + 9.95), dtype=torch.float64))
+    )
 
 
 def test_ve_boundaries():
@@ -43,7 +45,9 @@ def test_cosine_is_variance_preserving():
     torch.testing.assert_close(s.alpha_t**2 + s.sigma_t**2, torch.ones_like(t))
 
 
-@pytest.mark.parametrize("bad", [lambda: Polynomial(0.0), lambda: VPLinear(5.0, 1.0), lambda: VE(1.0, 0.5)])
+@pytest.mark.parametrize(
+    "bad", [lambda: Polynomial(0.0), lambda: VPLinear(5.0, 1.0), lambda: VE(1.0, 0.5)]
+)
 def test_invalid_parameters_raise(bad):
     with pytest.raises(ValueError):
         bad()

@@ -29,7 +29,9 @@ def logistic_exact(t):
     return torch.tensor([[x0 * math.exp(t) / (1 - x0 + x0 * math.exp(t))]], dtype=torch.float64)
 
 
-@pytest.mark.parametrize(("solver", "order"), [(Euler(), 1), (Midpoint(), 2), (Heun(), 2), (RK4(), 4)], ids=repr)
+@pytest.mark.parametrize(
+    ("solver", "order"), [(Euler(), 1), (Midpoint(), 2), (Heun(), 2), (RK4(), 4)], ids=repr
+)
 @pytest.mark.parametrize(
     ("velocity", "x_0", "exact"),
     [
@@ -44,7 +46,9 @@ def test_empirical_order(solver, order, velocity, x_0, exact):
     assert abs(orders[-1] - order) < 0.15, orders
 
 
-@pytest.mark.parametrize(("solver", "stages"), [(Euler(), 1), (Midpoint(), 2), (Heun(), 2), (RK4(), 4)], ids=repr)
+@pytest.mark.parametrize(
+    ("solver", "stages"), [(Euler(), 1), (Midpoint(), 2), (Heun(), 2), (RK4(), 4)], ids=repr
+)
 def test_stages_count_field_evaluations(solver, stages):
     calls = []
 

@@ -10,8 +10,13 @@ def test_contract():
     check_state_space(
         space,
         torch.zeros(2, 3, 4),
-        [torch.zeros(2, 4, 3), torch.zeros(2, 12), torch.zeros(2, 3, 4, dtype=torch.int64),
-         torch.full((2, 3, 4), float("inf")), [[0.0]]],
+        [
+            torch.zeros(2, 4, 3),
+            torch.zeros(2, 12),
+            torch.zeros(2, 3, 4, dtype=torch.int64),
+            torch.full((2, 3, 4), float("inf")),
+            [[0.0]],
+        ],
     )
     assert space.dim == 12
 
