@@ -123,7 +123,7 @@ class GeneratorMatchingLoss:
             t = as_time(t, n, x_1)
         sample = self.path.sample(x_1, t, x_0=x_0, generator=generator)
         target = self.generator.conditional_target(self.path, sample)
-        prediction = self.generator.constrain(net(sample.x_t, t), sample.x_t)
+        prediction = self.generator.constrain(net(sample.x_t, t), sample.x_t, t)
         divergence = self.divergence if self.divergence is not None else self.generator.divergence
         per_sample = divergence(target, prediction)
         if self.weighting is not None:

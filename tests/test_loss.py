@@ -59,7 +59,7 @@ def test_theorem_20_flow(schedule):
     x = torch.randn(6, 2, dtype=torch.float64, generator=rng)
     t = torch.tensor([0.1, 0.3, 0.5, 0.7, 0.8, 0.95], dtype=torch.float64)
     weights = oracle.posterior(x, t)  # (6, 50)
-    pred = flow.constrain(net(x, t), x)
+    pred = flow.constrain(net(x, t), x, t)
     n = data.shape[0]
     x_rep, t_rep = x.repeat_interleave(n, 0), t.repeat_interleave(n)
     z_rep = data.repeat(6, 1)

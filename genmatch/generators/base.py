@@ -36,8 +36,12 @@ class AbstractLinearParametrization(abc.ABC):
         """Per-point shapes of the raw network outputs this parametrization consumes."""
 
     @abc.abstractmethod
-    def constrain(self, raw: RawHeads, x_t: State) -> ParamValue:
-        """Map raw network outputs at ``x_t`` into ``Ω_x`` (identity, softplus, projection...)."""
+    def constrain(self, raw: RawHeads, x_t: State, t: Tensor) -> ParamValue:
+        """Map raw network outputs at ``(x_t, t)`` into ``Ω_x`` (identity, softplus, ...).
+
+        ``t`` (``(batch,)``) is available for parametrizations whose map depends on time
+        (e.g. an intensity with a known time factor, or superposition weights ``α_t``).
+        """
 
     @abc.abstractmethod
     def test_operator(self, f: TestFunction, x_t: State) -> Tensor:
@@ -113,16 +117,16 @@ class AbstractGenerator(abc.ABC):
         """Raw network heads this generator needs (delegates to the parametrization)."""
         return self.parametrization.head_shapes(space)
 
-    def constrain(self, raw: RawHeads, x_t: State) -> ParamValue:
+    def constrain(self, raw: RawHeads, x_t: State, t: Tensor) -> ParamValue:
         """Raw network outputs → ``F^θ_t(x) ∈ Ω_x`` (delegates to the parametrization)."""
-        return self.parametrization.constrain(raw, x_t)
+        return self.parametrization.constrain(raw, x_t, t)
 
     def field(self, net: Network) -> Field:
         """Wrap a network returning raw heads into a field ``(x, t) ↦ F^θ_t(x)``."""
-        constrain = self.parametrization.constrain
+        constrain = self.constrain
 
         def field(x: State, t: Tensor) -> ParamValue:
-            return constrain(net(x, t), x)
+            return constrain(net(x, t), x, t)
 
         return field
 

@@ -38,7 +38,7 @@ class VelocityParametrization(AbstractLinearParametrization):
             )
         return {"velocity": tuple(event_shape)}
 
-    def constrain(self, raw: RawHeads, x_t: Tensor) -> Tensor:
+    def constrain(self, raw: RawHeads, x_t: Tensor, t: Tensor) -> Tensor:
         return raw["velocity"]
 
     def test_operator(self, f: TestFunction, x_t: Tensor) -> Tensor:
