@@ -22,8 +22,12 @@ Every variant is warmed up, then the variants of one comparison run in interleav
 whose order rotates (``raw, genmatch``, ``genmatch, raw``, ...), so slow drift of a noisy
 machine hits all of them alike. Each comparison reports the median steps per second over the
 repeats and ``ratio = median(genmatch) / median(raw)`` (``> 1``: genmatch is faster), plus the
-median of the per-repeat paired ratios. A final ``summary`` line gives the training ratio,
-the worse of the two sampling ratios and whether both meet the target.
+median of the per-repeat paired ratios and their ``spread`` (max/min). A final ``summary``
+line gives the training ratio, the worse of the two sampling ratios, whether both meet the
+target, and ``stable``: whether every spread stayed below ``MAX_SPREAD``. With torch's
+default of one thread per core, any other busy process on a small machine can slow a
+repeat down many times over (torch's threads wait on a stolen core); ``stable: false`` flags
+such a run, which should be repeated on a quiet machine or with ``--threads 1``.
 
 Target: ``ratio >= 0.95`` for training and for sampling, i.e. genmatch costs at most 5% over
 the hand-written loops. The exit status is 0 whatever the ratios: this is a measurement, not
@@ -31,7 +35,7 @@ a test.
 
 Usage::
 
-    python bench/throughput.py            # defaults, about a minute on 2 CPU cores
+    python bench/throughput.py            # defaults, under a minute on a quiet 2-core CPU
     python bench/throughput.py --quick    # tiny sizes, a smoke test of the script itself
 """
 
@@ -137,7 +141,7 @@ def compare(bench: str, raw: Sequence[float], gm: Sequence[float], **extra: obje
     """The JSON record of one comparison."""
     raw_med = statistics.median(raw)
     gm_med = statistics.median(gm)
-    paired = [g / r for g, r in zip(gm, raw)]
+    paired = [g / r for g, r in zip(gm, raw, strict=True)]
     return {
         "bench": bench,
         "raw_steps_per_s": round(raw_med, 2),
@@ -227,7 +231,8 @@ def genmatch_train_loop_runner(
 
 def max_param_diff(a: nn.Module, b: nn.Module) -> float:
     with torch.no_grad():
-        return max(float((p - q).abs().max()) for p, q in zip(a.parameters(), b.parameters()))
+        pairs = zip(a.parameters(), b.parameters(), strict=True)
+        return max(float((p - q).abs().max()) for p, q in pairs)
 
 
 def bench_train(args: argparse.Namespace, threads: int) -> tuple[dict, dict]:
@@ -397,22 +402,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     sample_ratio = min(euler["ratio"], rk4["ratio"])
     ok = all(math.isfinite(r) for r in (train_ratio, sample_ratio))
     spreads = [r["spread"] for r in (train, euler, rk4)]
-    emit({
-        "bench": "summary",
-        "train_ratio": train_ratio,
-        "sample_ratio": sample_ratio,
-        "train_loop_ratio": loop["ratio"],
-        "target": TARGET,
-        "met": ok and train_ratio >= TARGET and sample_ratio >= TARGET,
-        # False when the repeats disagree by more than MAX_SPREAD: the machine was busy
-        # (other processes steal the cores torch's threads spin on); rerun, or use --threads 1.
-        "stable": max(spreads) <= MAX_SPREAD,
-        "max_spread": max(spreads),
-        "loadavg_start": load_start,
-        "loadavg_end": _loadavg(),
-        "torch": torch.__version__,
-        "threads": threads,
-    })
+    emit(
+        {
+            "bench": "summary",
+            "train_ratio": train_ratio,
+            "sample_ratio": sample_ratio,
+            "train_loop_ratio": loop["ratio"],
+            "target": TARGET,
+            "met": ok and train_ratio >= TARGET and sample_ratio >= TARGET,
+            # False when the repeats disagree by more than MAX_SPREAD: the machine was busy
+            # (other processes steal the cores torch's threads spin on); rerun, or use --threads 1.
+            "stable": max(spreads) <= MAX_SPREAD,
+            "max_spread": max(spreads),
+            "loadavg_start": load_start,
+            "loadavg_end": _loadavg(),
+            "torch": torch.__version__,
+            "threads": threads,
+        }
+    )
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import final
 
@@ -10,7 +11,8 @@ from torch import Tensor
 
 from genmatch._checks import check_float_tensor, check_like
 from genmatch.generators.base import AbstractGenerator
-from genmatch.paths.base import AbstractDensityPath, PathSample
+from genmatch._pairs import pair_up
+from genmatch.paths.base import AbstractDensityPath
 from genmatch.types import ParamValue
 
 
@@ -66,17 +68,9 @@ class ExactMarginal:
         if not 0.0 < self.t_max <= 1.0:
             raise ValueError(f"t_max must be in (0, 1], got {self.t_max}")
 
-    def _pairs(self, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        b, n = x.shape[0], self.data.shape[0]
-        event = tuple(x.shape[1:])
-        x_rep = x.unsqueeze(1).expand(b, n, *event).reshape(b * n, *event)
-        z_rep = self.data.unsqueeze(0).expand(b, n, *event).reshape(b * n, *event)
-        t_rep = t.clamp(max=self.t_max).unsqueeze(1).expand(b, n).reshape(b * n)
-        return x_rep, t_rep, z_rep
-
     def posterior(self, x: Tensor, t: Tensor) -> Tensor:
         """``p_{Z|t}(z_i|x)``: ``x (batch, *event)``, ``t (batch,)`` → ``(batch, N)``."""
-        x_rep, t_rep, z_rep = self._pairs(x, t)
+        x_rep, t_rep, z_rep = pair_up(x, t.clamp(max=self.t_max), self.data)
         log_p = self.path.log_prob(x_rep, t_rep, z_rep).reshape(x.shape[0], -1)
         return torch.softmax(log_p, dim=1)
 
@@ -94,14 +88,28 @@ class ExactMarginal:
         parts = [
             self._evaluate(x[i : i + chunk], t[i : i + chunk]) for i in range(0, x.shape[0], chunk)
         ]
-        return torch.cat(parts)
+        return _concat(parts)
 
     def _evaluate(self, x: Tensor, t: Tensor) -> ParamValue:
-        x_rep, t_rep, z_rep = self._pairs(x, t)
-        log_p = self.path.log_prob(x_rep, t_rep, z_rep).reshape(x.shape[0], -1)
-        weights = torch.softmax(log_p, dim=1)
-        values = self.generator.conditional_target(
-            self.path, PathSample(x_t=x_rep, t=t_rep, z=z_rep)
+        # clip without materialising an expanded (shared-time) tensor, so generators can
+        # detect a shared time by its zero stride
+        t = t[:1].clamp(max=self.t_max).expand(t.shape[0]) if t.stride(0) == 0 else t.clamp(max=self.t_max)
+        return self.generator.marginal_target(self.path, x, t, self.data, self.posterior(x, t))
+
+
+def _concat(parts: list[ParamValue]) -> ParamValue:
+    """Concatenate chunked values along the batch: tensors, or dataclasses/tuples of tensors."""
+    first = parts[0]
+    if isinstance(first, Tensor):
+        return torch.cat(parts)
+    if dataclasses.is_dataclass(first):
+        return dataclasses.replace(
+            first,  # type: ignore[type-var]
+            **{
+                f.name: _concat([getattr(p, f.name) for p in parts])
+                for f in dataclasses.fields(first)
+            },
         )
-        values = values.reshape(x.shape[0], self.data.shape[0], *values.shape[1:])
-        return self.generator.parametrization.posterior_mean(values, weights)
+    if isinstance(first, tuple):
+        return tuple(_concat([p[i] for p in parts]) for i in range(len(first)))
+    raise TypeError(f"cannot concatenate values of type {type(first).__name__}")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from genmatch._pairs import pair_up
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.spaces.base import AbstractStateSpace
@@ -62,9 +63,11 @@ class AbstractLinearParametrization(abc.ABC):
         which for plain tensors is a weighted sum; structured values override this.
 
         Shapes:
-            values: ``(batch, n, *value)``; weights: ``(batch, n)``, rows summing to 1;
-            returns ``(batch, *value)``.
+            values: the values for every (point, latent) pair, point-major: batch
+                ``batch * n``; weights: ``(batch, n)``, rows summing to 1; returns a value for
+                ``batch`` points.
         """
+        values = values.reshape(*weights.shape, *values.shape[1:])
         w = weights.reshape(weights.shape + (1,) * (values.dim() - 2))
         return (w * values).sum(1)
 
@@ -133,6 +136,28 @@ class AbstractGenerator(abc.ABC):
     def apply(self, f: TestFunction, x_t: State, value: ParamValue) -> Tensor:
         """``L_t f(x)`` for the generator with parametrization ``value`` (GM eq. 9.3)."""
         return self.parametrization.apply(f, x_t, value)
+
+    def marginal_target(
+        self,
+        path: AbstractConditionalPath,
+        x: Tensor,
+        t: Tensor,
+        data: Tensor,
+        posterior: Tensor,
+    ) -> ParamValue:
+        """``F_t(x) = Σ_n p(z_n|x) F_t(x|z_n)`` over a finite data set (GM eq. 9.14).
+
+        The default evaluates the conditional target on all ``batch × N`` pairs and averages
+        with :meth:`AbstractLinearParametrization.posterior_mean`; generators with structure
+        (e.g. targets factorising over ``x`` and ``z``) override it with a cheaper contraction.
+
+        Shapes:
+            x: ``(batch, *event)``; t: ``(batch,)``; data: ``(N, *event)``;
+            posterior: ``(batch, N)``, rows summing to 1.
+        """
+        x_rep, t_rep, z_rep = pair_up(x, t, data)
+        values = self.conditional_target(path, PathSample(x_t=x_rep, t=t_rep, z=z_rep))
+        return self.parametrization.posterior_mean(values, posterior)
 
     def unsupported(self, path: AbstractConditionalPath, needs: str) -> UnsupportedPathError:
         """The error to raise for a path this generator has no target for."""

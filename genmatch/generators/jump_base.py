@@ -1,0 +1,67 @@
+"""Jump processes: ``L_t f(x) = ∫ [f(y) − f(x)] Q_t(dy, x)`` (GM eq. 9.7)."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import final
+
+import torch
+from torch import Tensor
+
+from genmatch.generators.base import AbstractGenerator
+from genmatch.types import Field, ParamValue, State
+
+
+@final
+@dataclass(frozen=True)
+class JumpProposal:
+    """Which parts of each point jump over a step, and where to.
+
+    Attributes:
+        mask: bool, broadcastable against the points (``(batch, 1, …)`` for whole-state
+            jumps, ``(batch, *event)`` for per-coordinate jumps).
+        destination: the points after a jump, ``(batch, *event)``.
+    """
+
+    mask: Tensor
+    destination: State
+
+    def apply(self, x: Tensor) -> Tensor:
+        """``destination`` where ``mask``, else ``x``."""
+        return torch.where(self.mask, self.destination, x)
+
+
+class AbstractJumpGenerator(AbstractGenerator):
+    """A jump process. Its :meth:`propose` decides jumps from the state at the start of a step.
+
+    The default :meth:`step` applies the proposal. A superposition with a flow
+    (:class:`~genmatch.compose.Superposition`) asks every jump part for its proposal at ``x_t``
+    and overrides the flow's result where a jump happens — the piecewise-deterministic scheme
+    of GM §9.7.
+    """
+
+    @abc.abstractmethod
+    def propose(
+        self, value: ParamValue, x: State, t: Tensor, h: float, *, generator: torch.Generator | None = None
+    ) -> JumpProposal:
+        """Draw the jumps over ``[t, t + h]`` from the jump measure ``value`` at ``x``."""
+
+    def step(
+        self,
+        field: Field,
+        x: State,
+        t: Tensor,
+        h: float,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> State:
+        return self.propose(field(x, t), x, t, h, generator=generator).apply(x)
+
+
+def jump_probability(intensity: Tensor, h: float) -> Tensor:
+    """``1 − exp(−h λ)``: the probability of at least one jump over a step at intensity ``λ``.
+
+    Exact for an intensity constant over the step; saturates to 1 (never NaN) for ``λ = inf``.
+    """
+    return -torch.expm1(-h * intensity)

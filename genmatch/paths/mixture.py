@@ -1,0 +1,50 @@
+"""The mixture path on any state space (GM eq. 9.2, 9.25)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import final
+
+import torch
+from torch import Tensor
+
+from genmatch.paths.base import AbstractConditionalPath, PathSample
+from genmatch.paths.kappa import AbstractKappaSchedule
+from genmatch.sources import AbstractSource
+from genmatch.spaces.base import AbstractStateSpace
+from genmatch.types import State
+
+
+@final
+@dataclass(frozen=True)
+class MixturePath(AbstractConditionalPath):
+    """``p_{t|Z}(dx|z) = κ_t δ_z(dx) + (1 − κ_t) p(dx)`` (GM eq. 9.25), on any state space.
+
+    A sample is ``z`` with probability ``κ_t`` and the source sample ``x_0`` otherwise. Its
+    conditional generator is the jump process with intensity ``κ̇_t/(1 − κ_t)`` that jumps
+    straight to ``z`` (:class:`~genmatch.generators.JumpGenerator`).
+
+    Args:
+        space: the state space (its ``where`` picks between points).
+        source: the source ``p``, used when ``x_0`` is not given.
+        kappa: the mixing schedule.
+    """
+
+    space: AbstractStateSpace
+    source: AbstractSource
+    kappa: AbstractKappaSchedule
+
+    def sample(
+        self,
+        z: State,
+        t: Tensor,
+        *,
+        x_0: State | None = None,
+        generator: torch.Generator | None = None,
+    ) -> PathSample:
+        n = self.space.batch_size(z)
+        if x_0 is None:
+            x_0 = self.source.sample(n, generator=generator, dtype=t.dtype, device=t.device)
+        u = torch.rand(n, generator=generator, dtype=t.dtype, device=t.device)
+        x_t = self.space.where(u < self.kappa.kappa(t), z, x_0)
+        return PathSample(x_t=x_t, t=t, z=z, x_0=x_0)

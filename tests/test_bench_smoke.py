@@ -1,0 +1,38 @@
+"""Smoke test of ``bench/throughput.py``: it runs, exits 0 and prints JSON lines."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "throughput.py"
+
+
+def test_throughput_quick_prints_json_summary():
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    by_name = {r["bench"]: r for r in records}
+    assert set(by_name) == {"train", "train_loop", "sample_euler", "sample_rk4", "summary"}
+    for name in ("train", "train_loop", "sample_euler", "sample_rk4"):
+        rec = by_name[name]
+        for key in ("raw_steps_per_s", "genmatch_steps_per_s", "ratio"):
+            assert math.isfinite(rec[key]) and rec[key] > 0, (name, key, rec[key])
+        assert rec["threads"] == 1
+    # Same seeds and draw order: raw and genmatch compute the same numbers.
+    assert by_name["train"]["max_abs_weight_diff"] == 0.0
+    assert by_name["sample_euler"]["max_abs_diff"] < 1e-5
+    assert by_name["sample_rk4"]["max_abs_diff"] < 1e-5
+    summary = by_name["summary"]
+    for key in ("train_ratio", "sample_ratio"):
+        assert math.isfinite(summary[key]) and summary[key] > 0
+    assert summary["target"] == 0.95
+    assert isinstance(summary["met"], bool)
