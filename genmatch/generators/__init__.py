@@ -6,10 +6,22 @@ from genmatch.generators.base import (
     TestFunction,
     UnsupportedPathError,
 )
+from genmatch.generators.binned_jump import BinnedJumpGenerator, BinnedJumpParametrization, Bins
 from genmatch.generators.flow import FlowGenerator, VelocityParametrization
+from genmatch.generators.jump import AtomicJumpMeasure, AtomicJumpParametrization, JumpGenerator
+from genmatch.generators.jump_base import AbstractJumpGenerator, JumpProposal, jump_probability
 
 __all__ = [
     "AbstractGenerator",
+    "AbstractJumpGenerator",
+    "AtomicJumpMeasure",
+    "AtomicJumpParametrization",
+    "BinnedJumpGenerator",
+    "BinnedJumpParametrization",
+    "Bins",
+    "JumpGenerator",
+    "JumpProposal",
+    "jump_probability",
     "AbstractLinearParametrization",
     "FlowGenerator",
     "TestFunction",

@@ -56,6 +56,14 @@ class AbstractLinearParametrization(abc.ABC):
         """``L_t f(x) = ⟨K f(x), F_t(x)⟩_x`` (GM eq. 9.3). Returns ``(batch,)``."""
         return self.inner(self.test_operator(f, x_t), value, x_t)
 
+    def scale(self, value: ParamValue, factor: Tensor) -> ParamValue:
+        """``c F`` for a per-point factor ``c ≥ 0`` (``(batch,)``): the generator ``c L_t``.
+
+        Used by superpositions ``Σ α_t^i L^i_t`` (GM Prop. 3); tensors are multiplied,
+        structured values override this.
+        """
+        return factor.reshape(factor.shape + (1,) * (value.dim() - 1)) * value
+
     def posterior_mean(self, values: ParamValue, weights: Tensor) -> ParamValue:
         """``E_{Z|x}[F_t(x|Z)]`` (GM eq. 9.14) from per-latent values and posterior weights.
 

@@ -70,6 +70,9 @@ class AtomicJumpParametrization(AbstractLinearParametrization):
     def inner(self, a: Callable[[Tensor], Tensor], b: AtomicJumpMeasure, x_t: Tensor) -> Tensor:  # type: ignore[override]
         return b.intensity * (b.weights * a(b.atoms)).sum(1)
 
+    def scale(self, value: AtomicJumpMeasure, factor: Tensor) -> AtomicJumpMeasure:  # type: ignore[override]
+        return AtomicJumpMeasure(value.intensity * factor, value.atoms, value.weights)
+
     def posterior_mean(self, values: AtomicJumpMeasure, weights: Tensor) -> AtomicJumpMeasure:  # type: ignore[override]
         """``Q(x) = Σ_i w_i Q_i``: intensity ``Σ w_i λ_i``, atoms of all ``Q_i`` weighted by ``w_i λ_i``."""
         b, n = weights.shape

@@ -28,3 +28,15 @@ class AbstractODESolver(abc.ABC):
         Shapes:
             x: ``(batch, *event)``; t: ``(batch,)``; returns ``(batch, *event)``.
         """
+
+
+def shift_time(t: Tensor, dt: float) -> Tensor:
+    """``t + dt``, keeping a shared time (an expanded 0-d tensor, stride 0) expanded.
+
+    :func:`genmatch.simulate` passes the times of a step as one expanded scalar; keeping stage
+    times in that layout lets fields that depend on the time alone (oracles) compute per-time
+    quantities once instead of once per point.
+    """
+    if t.dim() == 1 and t.shape[0] > 1 and t.stride(0) == 0:
+        return (t[:1] + dt).expand(t.shape[0])
+    return t + dt

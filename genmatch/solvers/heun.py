@@ -7,7 +7,7 @@ from typing import ClassVar, final
 
 from torch import Tensor
 
-from genmatch.solvers.base import AbstractODESolver, VelocityFn
+from genmatch.solvers.base import AbstractODESolver, VelocityFn, shift_time
 
 
 @final
@@ -24,5 +24,5 @@ class Heun(AbstractODESolver):
 
     def step(self, velocity: VelocityFn, x: Tensor, t: Tensor, h: float) -> Tensor:
         k1 = velocity(x, t)
-        k2 = velocity(x + h * k1, t + h)
+        k2 = velocity(x + h * k1, shift_time(t, h))
         return x + (0.5 * h) * (k1 + k2)

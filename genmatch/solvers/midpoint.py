@@ -7,7 +7,7 @@ from typing import ClassVar, final
 
 from torch import Tensor
 
-from genmatch.solvers.base import AbstractODESolver, VelocityFn
+from genmatch.solvers.base import AbstractODESolver, VelocityFn, shift_time
 
 
 @final
@@ -20,4 +20,4 @@ class Midpoint(AbstractODESolver):
 
     def step(self, velocity: VelocityFn, x: Tensor, t: Tensor, h: float) -> Tensor:
         x_mid = x + (0.5 * h) * velocity(x, t)
-        return x + h * velocity(x_mid, t + 0.5 * h)
+        return x + h * velocity(x_mid, shift_time(t, 0.5 * h))

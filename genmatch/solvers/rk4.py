@@ -7,7 +7,7 @@ from typing import ClassVar, final
 
 from torch import Tensor
 
-from genmatch.solvers.base import AbstractODESolver, VelocityFn
+from genmatch.solvers.base import AbstractODESolver, VelocityFn, shift_time
 
 
 @final
@@ -21,7 +21,8 @@ class RK4(AbstractODESolver):
     def step(self, velocity: VelocityFn, x: Tensor, t: Tensor, h: float) -> Tensor:
         half = 0.5 * h
         k1 = velocity(x, t)
-        k2 = velocity(x + half * k1, t + half)
-        k3 = velocity(x + half * k2, t + half)
-        k4 = velocity(x + h * k3, t + h)
+        t_half = shift_time(t, half)
+        k2 = velocity(x + half * k1, t_half)
+        k3 = velocity(x + half * k2, t_half)
+        k4 = velocity(x + h * k3, shift_time(t, h))
         return x + (h / 6.0) * (k1 + 2 * (k2 + k3) + k4)

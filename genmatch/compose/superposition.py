@@ -1,0 +1,216 @@
+"""Markov superposition ``Σ_i α^i_t L^i_t`` (GM Prop. 3.1, §9.7)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import final
+
+import torch
+from torch import Tensor
+
+from genmatch.divergences.base import AbstractBregmanDivergence
+from genmatch.generators.base import AbstractGenerator, AbstractLinearParametrization, TestFunction
+from genmatch.generators.jump_base import AbstractJumpGenerator
+from genmatch.paths.base import AbstractConditionalPath, PathSample
+from genmatch.spaces.base import AbstractStateSpace
+from genmatch.types import Field, HeadShapes, ParamValue, RawHeads, State
+
+#: ``t (batch,) ↦ α_t (batch, n)``: non-negative rows summing to 1.
+WeightFn = Callable[[Tensor], Tensor]
+
+
+@final
+@dataclass(frozen=True)
+class ConstantWeights:
+    """Time-independent superposition weights ``α^i``, non-negative and summing to 1.
+
+    Example:
+        >>> import torch
+        >>> ConstantWeights((0.25, 0.75))(torch.zeros(2))
+        tensor([[0.2500, 0.7500],
+                [0.2500, 0.7500]])
+    """
+
+    values: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not self.values or any(v < 0 for v in self.values) or abs(sum(self.values) - 1) > 1e-9:
+            raise ValueError(f"weights must be >= 0 and sum to 1, got {self.values}")
+
+    def __call__(self, t: Tensor) -> Tensor:
+        w = torch.tensor(self.values, dtype=t.dtype, device=t.device)
+        return w.expand(t.shape[0], len(self.values))
+
+
+@final
+@dataclass(frozen=True)
+class SuperposedValue:
+    """The parametrization of a superposition: each part's own value and the weights ``α_t``.
+
+    Attributes:
+        parts: the values ``F^i_t(x)`` of the parts, unscaled (each generates ``p_t`` alone).
+        weights: ``α_t``, ``(batch, n)``.
+    """
+
+    parts: tuple[ParamValue, ...]
+    weights: Tensor
+
+
+@final
+@dataclass(frozen=True)
+class SuperpositionParametrization(AbstractLinearParametrization):
+    """``L_t f = Σ_i α^i_t ⟨K^i f, F^i_t⟩``: the parts' parametrizations side by side."""
+
+    parts: tuple[AbstractLinearParametrization, ...]
+    weights: WeightFn
+
+    def head_shapes(self, space: AbstractStateSpace) -> HeadShapes:
+        heads: dict[str, tuple[int, ...]] = {}
+        for part in self.parts:
+            for name, shape in part.head_shapes(space).items():
+                if name in heads:
+                    raise ValueError(f"two parts of the superposition both need a head named {name!r}")
+                heads[name] = shape
+        return heads
+
+    def constrain(self, raw: RawHeads, x_t: State, t: Tensor) -> SuperposedValue:
+        return SuperposedValue(tuple(p.constrain(raw, x_t, t) for p in self.parts), self.weights(t))
+
+    def test_operator(self, f: TestFunction, x_t: State) -> tuple[object, ...]:  # type: ignore[override]
+        return tuple(p.test_operator(f, x_t) for p in self.parts)
+
+    def inner(self, a: tuple[object, ...], b: SuperposedValue, x_t: State) -> Tensor:  # type: ignore[override]
+        return sum(
+            (b.weights[:, i] * p.inner(a[i], b.parts[i], x_t) for i, p in enumerate(self.parts)),
+            start=torch.zeros_like(b.weights[:, 0]),
+        )
+
+    def scale(self, value: SuperposedValue, factor: Tensor) -> SuperposedValue:  # type: ignore[override]
+        return SuperposedValue(value.parts, value.weights * factor[:, None])
+
+    def posterior_mean(self, values: SuperposedValue, weights: Tensor) -> SuperposedValue:  # type: ignore[override]
+        b, n = weights.shape
+        parts = tuple(p.posterior_mean(v, weights) for p, v in zip(self.parts, values.parts, strict=True))
+        return SuperposedValue(parts, values.weights.reshape(b, n, -1)[:, 0])
+
+
+@final
+@dataclass(frozen=True)
+class SumDivergence(AbstractBregmanDivergence):
+    """``D(a, b) = Σ_i D^i(a^i, b^i)`` on superposed values: the parts' losses summed.
+
+    A sum of Bregman divergences on a product of convex sets is the Bregman divergence of the
+    summed potential, so Thm. 20 holds for the joint training of all parts.
+    """
+
+    parts: tuple[AbstractBregmanDivergence, ...]
+
+    def phi(self, a: SuperposedValue) -> Tensor:  # type: ignore[override]
+        return sum((d.phi(v) for d, v in zip(self.parts, a.parts, strict=True)), start=torch.tensor(0.0))
+
+    def __call__(self, a: SuperposedValue, b: SuperposedValue) -> Tensor:  # type: ignore[override]
+        terms = [d(u, v) for d, u, v in zip(self.parts, a.parts, b.parts, strict=True)]
+        return torch.stack(terms).sum(0)
+
+    def generic(self, a: SuperposedValue, b: SuperposedValue) -> Tensor:  # type: ignore[override]
+        terms = [d.generic(u, v) for d, u, v in zip(self.parts, a.parts, b.parts, strict=True)]
+        return torch.stack(terms).sum(0)
+
+
+@final
+@dataclass(frozen=True, init=False)
+class Superposition(AbstractGenerator):
+    """The Markov superposition ``L_t = Σ_i α^i_t L^i_t`` of generators that each generate
+    ``p_t`` (GM Prop. 3.1); ``α^i_t ≥ 0``, ``Σ_i α^i_t = 1``.
+
+    Training: one network with every part's heads; the conditional target is every part's own
+    target and the loss is the sum of the parts' Bregman divergences (:class:`SumDivergence`).
+
+    Sampling (GM §9.7, piecewise-deterministic for jumps + flow): at ``(x_t, t)`` the field is
+    evaluated once; each jump part proposes its jumps from ``x_t`` with its intensity scaled by
+    ``α^i_t``; the continuous parts (flows, ...) advance ``x_t`` with their own step (Euler,
+    midpoint, RK4, ...) on their scaled fields, re-using that first evaluation; the coordinates
+    (or points) that jump take their jump destinations, the others the continuous update. With
+    a second-order flow solver this is the "second-order flow part, Euler jump part" scheme.
+    ``nfe_per_step`` is the largest ``nfe_per_step`` of the continuous parts (1 if none).
+
+    Args:
+        generators: the parts.
+        weights: ``t ↦ α_t (batch, n)``; ``ConstantWeights`` or any callable returning
+            non-negative rows that sum to 1 (checked on a grid of times at construction).
+
+    Example:
+        >>> from genmatch import FlowGenerator, EuclideanSpace
+        >>> from genmatch.generators import BinnedJumpGenerator
+        >>> model = Superposition([FlowGenerator(), BinnedJumpGenerator()], ConstantWeights((0.5, 0.5)))
+        >>> sorted(model.head_shapes(EuclideanSpace(2)))
+        ['jump_intensity', 'jump_logits', 'velocity']
+    """
+
+    generators: tuple[AbstractGenerator, ...]
+    weights: WeightFn
+    divergence: SumDivergence
+    parametrization: SuperpositionParametrization
+
+    def __init__(self, generators: Sequence[AbstractGenerator], weights: WeightFn) -> None:
+        gens = tuple(generators)
+        if len(gens) < 2:
+            raise ValueError("a superposition needs at least two generators")
+        grid = torch.linspace(0, 1, 11, dtype=torch.float64)
+        w = weights(grid)
+        if tuple(w.shape) != (11, len(gens)):
+            raise ValueError(f"weights(t) must have shape (batch, {len(gens)}), got {tuple(w.shape)}")
+        if bool((w < 0).any()) or not torch.allclose(w.sum(1), torch.ones(11, dtype=w.dtype), atol=1e-6):
+            raise ValueError("superposition weights must be >= 0 and sum to 1 at every t")
+        object.__setattr__(self, "generators", gens)
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "divergence", SumDivergence(tuple(g.divergence for g in gens)))
+        object.__setattr__(
+            self, "parametrization", SuperpositionParametrization(tuple(g.parametrization for g in gens), weights)
+        )
+
+    @property
+    def nfe_per_step(self) -> int:  # type: ignore[override]
+        continuous = [g.nfe_per_step for g in self.generators if not isinstance(g, AbstractJumpGenerator)]
+        return max(continuous, default=1)
+
+    def conditional_target(self, path: AbstractConditionalPath, sample: PathSample) -> SuperposedValue:
+        parts = tuple(g.conditional_target(path, sample) for g in self.generators)
+        return SuperposedValue(parts, self.weights(sample.t))
+
+    def marginal_target(
+        self, path: AbstractConditionalPath, x: Tensor, t: Tensor, data: Tensor, posterior: Tensor
+    ) -> SuperposedValue:
+        parts = tuple(g.marginal_target(path, x, t, data, posterior) for g in self.generators)
+        return SuperposedValue(parts, self.weights(t))
+
+    def step(
+        self,
+        field: Field,
+        x: State,
+        t: Tensor,
+        h: float,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> State:
+        first = field(x, t)
+        x_next = x
+        for i, part in enumerate(self.generators):
+            if isinstance(part, AbstractJumpGenerator):
+                continue
+            x_next = part.step(self._part_field(field, i, x, t, first), x_next, t, h, generator=generator)
+        for i, part in enumerate(self.generators):
+            if isinstance(part, AbstractJumpGenerator):
+                value = part.parametrization.scale(first.parts[i], first.weights[:, i])
+                x_next = part.propose(value, x, t, h, generator=generator).apply(x_next)
+        return x_next
+
+    def _part_field(self, field: Field, i: int, x0: State, t0: Tensor, first: SuperposedValue) -> Field:
+        scale = self.generators[i].parametrization.scale
+
+        def part_field(y: State, s: Tensor) -> ParamValue:
+            value = first if (y is x0 and s is t0) else field(y, s)
+            return scale(value.parts[i], value.weights[:, i])
+
+        return part_field
