@@ -100,6 +100,8 @@ class ExactMarginal:
 def _concat(parts: list[ParamValue]) -> ParamValue:
     """Concatenate chunked values along the batch: tensors, or dataclasses/tuples of tensors."""
     first = parts[0]
+    if first is None:
+        return None
     if isinstance(first, Tensor):
         return torch.cat(parts)
     if dataclasses.is_dataclass(first):

@@ -61,3 +61,26 @@ def test_demo_cli(tmp_path):
         assert key in metrics
     assert metrics["nfe"] == 16 and metrics["train_steps"] == 60
     assert (out / "samples.png").stat().st_size > 10_000
+
+
+def test_jump_flow_2d_example(tmp_path):
+    results = _load("jump_flow_2d").main(
+        ["--steps", "20", "--num-samples", "200", "--nfe", "4", "8", "--out", str(tmp_path)]
+    )
+    res = results["checkerboard"]
+    assert set(res) == {"data_floor", "flow", "jump", "jump+flow"}
+    for kind in ("flow", "jump", "jump+flow"):
+        assert set(res[kind]["model"]) == {4, 8} and set(res[kind]["oracle"]) == {4, 8}
+    assert (tmp_path / "quality_vs_nfe.png").stat().st_size > 10_000
+
+
+def test_superposition_bench_smoke(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "superposition.py"), "--steps", "10", "--num-samples", "100",
+         "--nfe", "4", "--data", "two_moons", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 6 and all(line["nfe"] == 4 for line in lines)
+    assert "| two_moons | jump+flow (model) |" in proc.stdout

@@ -51,10 +51,13 @@ class SuperposedValue:
     Attributes:
         parts: the values ``F^i_t(x)`` of the parts, unscaled (each generates ``p_t`` alone).
         weights: ``α_t``, ``(batch, n)``.
+        loss_weights: per-part loss weights ``w^i(t) > 0``, ``(batch, n)``, on targets only
+            (``None`` means 1): the parts' losses can live on very different scales.
     """
 
     parts: tuple[ParamValue, ...]
     weights: Tensor
+    loss_weights: Tensor | None = None
 
 
 @final
@@ -98,9 +101,9 @@ class SuperpositionParametrization(AbstractLinearParametrization):
 @final
 @dataclass(frozen=True)
 class SumDivergence(AbstractBregmanDivergence):
-    """``D(a, b) = Σ_i D^i(a^i, b^i)`` on superposed values: the parts' losses summed.
+    """``D(a, b) = Σ_i w^i(t) D^i(a^i, b^i)`` on superposed values: the parts' losses summed.
 
-    A sum of Bregman divergences on a product of convex sets is the Bregman divergence of the
+    A positively weighted sum of Bregman divergences on a product of convex sets is the Bregman divergence of the
     summed potential, so Thm. 20 holds for the joint training of all parts.
     """
 
@@ -110,8 +113,11 @@ class SumDivergence(AbstractBregmanDivergence):
         return sum((d.phi(v) for d, v in zip(self.parts, a.parts, strict=True)), start=torch.tensor(0.0))
 
     def __call__(self, a: SuperposedValue, b: SuperposedValue) -> Tensor:  # type: ignore[override]
-        terms = [d(u, v) for d, u, v in zip(self.parts, a.parts, b.parts, strict=True)]
-        return torch.stack(terms).sum(0)
+        """``Σ_i w^i D^i(a^i, b^i)`` with the per-part loss weights carried by the target ``a``."""
+        terms = torch.stack([d(u, v) for d, u, v in zip(self.parts, a.parts, b.parts, strict=True)], 1)
+        if a.loss_weights is not None:
+            terms = terms * a.loss_weights
+        return terms.sum(1)
 
     def generic(self, a: SuperposedValue, b: SuperposedValue) -> Tensor:  # type: ignore[override]
         terms = [d.generic(u, v) for d, u, v in zip(self.parts, a.parts, b.parts, strict=True)]
@@ -139,6 +145,10 @@ class Superposition(AbstractGenerator):
         generators: the parts.
         weights: ``t ↦ α_t (batch, n)``; ``ConstantWeights`` or any callable returning
             non-negative rows that sum to 1 (checked on a grid of times at construction).
+        loss_weights: optional ``t ↦ (batch,)`` weight per part for the training loss
+            (``None`` entries mean 1), e.g. ``(1 − t)³`` for CondOT jump measures, whose
+            targets grow like ``(1 − t)^{-3}``. Weights depending on ``t`` alone do not change
+            the minimiser of any part (Thm. 20 holds at each ``t``).
 
     Example:
         >>> from genmatch import FlowGenerator, EuclideanSpace
@@ -150,10 +160,16 @@ class Superposition(AbstractGenerator):
 
     generators: tuple[AbstractGenerator, ...]
     weights: WeightFn
+    loss_weights: tuple[Callable[[Tensor], Tensor] | None, ...] | None
     divergence: SumDivergence
     parametrization: SuperpositionParametrization
 
-    def __init__(self, generators: Sequence[AbstractGenerator], weights: WeightFn) -> None:
+    def __init__(
+        self,
+        generators: Sequence[AbstractGenerator],
+        weights: WeightFn,
+        loss_weights: Sequence[Callable[[Tensor], Tensor] | None] | None = None,
+    ) -> None:
         gens = tuple(generators)
         if len(gens) < 2:
             raise ValueError("a superposition needs at least two generators")
@@ -163,7 +179,10 @@ class Superposition(AbstractGenerator):
             raise ValueError(f"weights(t) must have shape (batch, {len(gens)}), got {tuple(w.shape)}")
         if bool((w < 0).any()) or not torch.allclose(w.sum(1), torch.ones(11, dtype=w.dtype), atol=1e-6):
             raise ValueError("superposition weights must be >= 0 and sum to 1 at every t")
+        if loss_weights is not None and len(loss_weights) != len(gens):
+            raise ValueError(f"loss_weights needs one entry per generator ({len(gens)})")
         object.__setattr__(self, "generators", gens)
+        object.__setattr__(self, "loss_weights", None if loss_weights is None else tuple(loss_weights))
         object.__setattr__(self, "weights", weights)
         object.__setattr__(self, "divergence", SumDivergence(tuple(g.divergence for g in gens)))
         object.__setattr__(
@@ -177,7 +196,13 @@ class Superposition(AbstractGenerator):
 
     def conditional_target(self, path: AbstractConditionalPath, sample: PathSample) -> SuperposedValue:
         parts = tuple(g.conditional_target(path, sample) for g in self.generators)
-        return SuperposedValue(parts, self.weights(sample.t))
+        return SuperposedValue(parts, self.weights(sample.t), self._loss_weights(sample.t))
+
+    def _loss_weights(self, t: Tensor) -> Tensor | None:
+        if self.loss_weights is None:
+            return None
+        ones = torch.ones_like(t)
+        return torch.stack([ones if w is None else w(t) for w in self.loss_weights], 1)
 
     def marginal_target(
         self, path: AbstractConditionalPath, x: Tensor, t: Tensor, data: Tensor, posterior: Tensor
