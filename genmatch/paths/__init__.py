@@ -7,6 +7,8 @@ from genmatch.paths.base import (
     AbstractInterpolantPath,
     PathSample,
 )
+from genmatch.paths.kappa import AbstractKappaSchedule, CosineKappa, LinearKappa, PolynomialKappa
+from genmatch.paths.mixture import MixturePath
 from genmatch.paths.schedules import (
     VE,
     AbstractSchedule,
@@ -22,6 +24,11 @@ __all__ = [
     "AbstractConditionalPath",
     "AbstractDensityPath",
     "AbstractInterpolantPath",
+    "AbstractKappaSchedule",
+    "CosineKappa",
+    "LinearKappa",
+    "MixturePath",
+    "PolynomialKappa",
     "AbstractSchedule",
     "AffineGaussianPath",
     "CondOT",
