@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _example():
-    spec = importlib.util.spec_from_file_location("jump_flow_2d", ROOT / "examples" / "jump_flow_2d.py")
+    spec = importlib.util.spec_from_file_location(
+        "jump_flow_2d", ROOT / "examples" / "jump_flow_2d.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules["jump_flow_2d"] = module
     spec.loader.exec_module(module)
@@ -40,13 +42,25 @@ def main(argv: list[str] | None = None) -> None:
     tic = time.perf_counter()
     results = {}
     for name in args.data:
-        res = ex.run_dataset(name, steps=args.steps, num_samples=args.num_samples, nfes=tuple(args.nfe))
+        res = ex.run_dataset(
+            name, steps=args.steps, num_samples=args.num_samples, nfes=tuple(args.nfe)
+        )
         results[name] = res
         for kind in ex.KINDS:
             for source in ("model", "oracle"):
                 for nfe, scores in sorted(res[kind][source].items()):
-                    print(json.dumps({"bench": "superposition", "data": name, "kind": kind,
-                                      "source": source, "nfe": nfe, **scores}))
+                    print(
+                        json.dumps(
+                            {
+                                "bench": "superposition",
+                                "data": name,
+                                "kind": kind,
+                                "source": source,
+                                "nfe": nfe,
+                                **scores,
+                            }
+                        )
+                    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(results, indent=2))
@@ -59,13 +73,19 @@ def main(argv: list[str] | None = None) -> None:
         for kind in ex.KINDS:
             for source in ("model", "oracle"):
                 cells = [
-                    f"{res[kind][source][n]['energy_distance']:.4f} / {res[kind][source][n]['sliced_w2']:.3f}"
+                    f"{res[kind][source][n]['energy_distance']:.4f} / "
+                    f"{res[kind][source][n]['sliced_w2']:.3f}"
                     for n in nfes
                 ]
                 print(f"| {name} | {kind} ({source}) | " + " | ".join(cells) + " |")
         floor = res["data_floor"]
-        print(f"| {name} | data vs data | {floor['energy_distance']:.4f} / {floor['sliced_w2']:.3f} |")
-    print(f"\ncells: energy distance / sliced W2 to fresh data; wall time {time.perf_counter() - tic:.0f} s")
+        print(
+            f"| {name} | data vs data | {floor['energy_distance']:.4f} / {floor['sliced_w2']:.3f} |"
+        )
+    print(
+        "\ncells: energy distance / sliced W2 to fresh data; "
+        f"wall time {time.perf_counter() - tic:.0f} s"
+    )
 
 
 if __name__ == "__main__":

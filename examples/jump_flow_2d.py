@@ -57,7 +57,9 @@ def build(kind: str) -> tuple[gm.AbstractGenerator, Callable[[Tensor], Tensor] |
     if kind == "jump":
         return jump, jump_weight
     if kind == "jump+flow":
-        return Superposition([flow, jump], ConstantWeights((0.5, 0.5)), loss_weights=(None, jump_weight)), None
+        return Superposition(
+            [flow, jump], ConstantWeights((0.5, 0.5)), loss_weights=(None, jump_weight)
+        ), None
     raise ValueError(f"unknown model kind {kind!r}; expected one of {KINDS}")
 
 
@@ -107,7 +109,11 @@ def run_dataset(
         "data_floor": {
             "energy_distance": float(energy_distance(sample(num_samples, generator=rng), fresh)),
             "sliced_w2": float(
-                sliced_wasserstein(sample(num_samples, generator=rng), fresh, generator=torch.Generator().manual_seed(seed + 1))
+                sliced_wasserstein(
+                    sample(num_samples, generator=rng),
+                    fresh,
+                    generator=torch.Generator().manual_seed(seed + 1),
+                )
             ),
         }
     }
@@ -118,7 +124,16 @@ def run_dataset(
         opt = torch.optim.Adam(net.parameters(), lr=2e-3)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
         loss_fn = gm.GeneratorMatchingLoss(path, generator, weighting=weighting)
-        fit = gm.train(loss_fn, net, data, steps=steps, batch_size=batch_size, optimizer=opt, scheduler=sched, seed=seed)
+        fit = gm.train(
+            loss_fn,
+            net,
+            data,
+            steps=steps,
+            batch_size=batch_size,
+            optimizer=opt,
+            scheduler=sched,
+            seed=seed,
+        )
         net.eval()
         tic = time.perf_counter()
         model_scores = evaluate(generator, net, x_0, fresh, nfes, seed)
@@ -171,7 +186,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, dict]]:
     parser.add_argument("--out", default="outputs/jump_flow_2d")
     args = parser.parse_args(argv)
     results = {
-        name: run_dataset(name, steps=args.steps, num_samples=args.num_samples, nfes=tuple(args.nfe))
+        name: run_dataset(
+            name, steps=args.steps, num_samples=args.num_samples, nfes=tuple(args.nfe)
+        )
         for name in args.data
     }
     out = Path(args.out)

@@ -8,6 +8,7 @@ the conditional generator-matching :class:`loss <GeneratorMatchingLoss>`, the
 """
 
 from genmatch._checks import set_value_checks, value_checks
+from genmatch.compose import ConstantWeights, Superposition
 from genmatch.couplings import (
     AbstractCoupling,
     CoupledBatch,
@@ -22,7 +23,6 @@ from genmatch.divergences import (
     SquaredEuclidean,
     bregman_from_potential,
 )
-from genmatch.compose import ConstantWeights, Superposition
 from genmatch.generators import (
     AbstractGenerator,
     AbstractJumpGenerator,

@@ -10,8 +10,8 @@ import torch
 from torch import Tensor
 
 from genmatch._checks import check_float_tensor, check_like
-from genmatch.generators.base import AbstractGenerator
 from genmatch._pairs import pair_up
+from genmatch.generators.base import AbstractGenerator
 from genmatch.paths.base import AbstractDensityPath
 from genmatch.types import ParamValue
 
@@ -93,7 +93,11 @@ class ExactMarginal:
     def _evaluate(self, x: Tensor, t: Tensor) -> ParamValue:
         # clip without materialising an expanded (shared-time) tensor, so generators can
         # detect a shared time by its zero stride
-        t = t[:1].clamp(max=self.t_max).expand(t.shape[0]) if t.stride(0) == 0 else t.clamp(max=self.t_max)
+        t = (
+            t[:1].clamp(max=self.t_max).expand(t.shape[0])
+            if t.stride(0) == 0
+            else t.clamp(max=self.t_max)
+        )
         return self.generator.marginal_target(self.path, x, t, self.data, self.posterior(x, t))
 
 

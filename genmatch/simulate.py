@@ -8,7 +8,6 @@ from typing import final
 import torch
 from torch import Tensor, nn
 
-from genmatch._checks import check_float_tensor
 from genmatch.generators.base import AbstractGenerator
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.time import TimeGrid
@@ -85,9 +84,8 @@ def simulate(
         field = generator.field(field)
     ref = _reference_tensor(x_0)
     batch = ref.shape[0]
-    times = torch.tensor(
-        grid.times, dtype=ref.dtype if ref.is_floating_point() else torch.float32, device=ref.device
-    )
+    time_dtype = ref.dtype if ref.is_floating_point() else torch.get_default_dtype()
+    times = torch.tensor(grid.times, dtype=time_dtype, device=ref.device)
     steps = grid.times
     x = x_0
     trajectory = [x_0] if return_trajectory else None
@@ -106,11 +104,9 @@ def simulate(
 
 
 def _reference_tensor(x: State) -> Tensor:
-    """The tensor whose batch size, dtype and device a state carries."""
+    """The tensor whose batch size and device a state carries (its first tensor)."""
     if isinstance(x, Tensor):
-        if x.is_floating_point():
-            return x
         return x
     if isinstance(x, (tuple, list)) and x:
         return _reference_tensor(x[0])
-    return check_float_tensor(x, "x_0")
+    raise TypeError(f"x_0 must be a tensor or a tuple of tensors, got {type(x).__name__}")

@@ -138,7 +138,6 @@ def train(
     bar = tqdm(total=steps, initial=start, disable=not progress, desc="train", leave=False)
     net.train()
     tic = time.perf_counter()
-    bad = torch.zeros((), dtype=torch.bool, device=device)
     last_check = start
     for step in range(start, steps):
         x_1 = sample(batch_size, rng)
@@ -148,18 +147,17 @@ def train(
         opt.step()
         if scheduler is not None:
             scheduler.step()
-        detached = loss.detach()
-        bad |= ~torch.isfinite(detached)
-        losses.append(detached)
+        losses.append(loss.detach())
         done = step + 1
         if done % check_every == 0 or done == steps:
-            if bool(bad):
+            recent = torch.stack(losses[last_check:done])
+            if not bool(torch.isfinite(recent).all()):
                 raise FloatingPointError(
                     f"non-finite loss between steps {last_check + 1} and {done}; "
                     "lower the learning rate or check the data and the loss weighting"
                 )
             bar.update(done - bar.n)
-            bar.set_postfix(loss=f"{float(detached):.4f}")
+            bar.set_postfix(loss=f"{float(recent[-1]):.4f}")
             last_check = done
         if checkpoint is not None and (done % checkpoint_every == 0 or done == steps):
             save(done)

@@ -76,9 +76,23 @@ def test_jump_flow_2d_example(tmp_path):
 
 def test_superposition_bench_smoke(tmp_path):
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "superposition.py"), "--steps", "10", "--num-samples", "100",
-         "--nfe", "4", "--data", "two_moons", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(ROOT / "bench" / "superposition.py"),
+            "--steps",
+            "10",
+            "--num-samples",
+            "100",
+            "--nfe",
+            "4",
+            "--data",
+            "two_moons",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]

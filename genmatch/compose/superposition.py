@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import final
 
 import torch
@@ -73,7 +73,9 @@ class SuperpositionParametrization(AbstractLinearParametrization):
         for part in self.parts:
             for name, shape in part.head_shapes(space).items():
                 if name in heads:
-                    raise ValueError(f"two parts of the superposition both need a head named {name!r}")
+                    raise ValueError(
+                        f"two parts of the superposition both need a head named {name!r}"
+                    )
                 heads[name] = shape
         return heads
 
@@ -85,16 +87,21 @@ class SuperpositionParametrization(AbstractLinearParametrization):
 
     def inner(self, a: tuple[object, ...], b: SuperposedValue, x_t: State) -> Tensor:  # type: ignore[override]
         return sum(
-            (b.weights[:, i] * p.inner(a[i], b.parts[i], x_t) for i, p in enumerate(self.parts)),
+            (
+                b.weights[:, i] * p.inner(a[i], b.parts[i], x_t)  # type: ignore[arg-type]
+                for i, p in enumerate(self.parts)
+            ),
             start=torch.zeros_like(b.weights[:, 0]),
         )
 
-    def scale(self, value: SuperposedValue, factor: Tensor) -> SuperposedValue:  # type: ignore[override]
+    def scale(self, value: SuperposedValue, factor: Tensor) -> SuperposedValue:
         return SuperposedValue(value.parts, value.weights * factor[:, None])
 
-    def posterior_mean(self, values: SuperposedValue, weights: Tensor) -> SuperposedValue:  # type: ignore[override]
+    def posterior_mean(self, values: SuperposedValue, weights: Tensor) -> SuperposedValue:
         b, n = weights.shape
-        parts = tuple(p.posterior_mean(v, weights) for p, v in zip(self.parts, values.parts, strict=True))
+        parts = tuple(
+            p.posterior_mean(v, weights) for p, v in zip(self.parts, values.parts, strict=True)
+        )
         return SuperposedValue(parts, values.weights.reshape(b, n, -1)[:, 0])
 
 
@@ -103,18 +110,23 @@ class SuperpositionParametrization(AbstractLinearParametrization):
 class SumDivergence(AbstractBregmanDivergence):
     """``D(a, b) = Σ_i w^i(t) D^i(a^i, b^i)`` on superposed values: the parts' losses summed.
 
-    A positively weighted sum of Bregman divergences on a product of convex sets is the Bregman divergence of the
-    summed potential, so Thm. 20 holds for the joint training of all parts.
+    A positively weighted sum of Bregman divergences on a product of convex sets is the
+    Bregman divergence of the summed potential, so Thm. 20 holds for the joint training of
+    all parts.
     """
 
     parts: tuple[AbstractBregmanDivergence, ...]
 
     def phi(self, a: SuperposedValue) -> Tensor:  # type: ignore[override]
-        return sum((d.phi(v) for d, v in zip(self.parts, a.parts, strict=True)), start=torch.tensor(0.0))
+        return sum(
+            (d.phi(v) for d, v in zip(self.parts, a.parts, strict=True)), start=torch.tensor(0.0)
+        )
 
     def __call__(self, a: SuperposedValue, b: SuperposedValue) -> Tensor:  # type: ignore[override]
         """``Σ_i w^i D^i(a^i, b^i)`` with the per-part loss weights carried by the target ``a``."""
-        terms = torch.stack([d(u, v) for d, u, v in zip(self.parts, a.parts, b.parts, strict=True)], 1)
+        terms = torch.stack(
+            [d(u, v) for d, u, v in zip(self.parts, a.parts, b.parts, strict=True)], 1
+        )
         if a.loss_weights is not None:
             terms = terms * a.loss_weights
         return terms.sum(1)
@@ -153,7 +165,8 @@ class Superposition(AbstractGenerator):
     Example:
         >>> from genmatch import FlowGenerator, EuclideanSpace
         >>> from genmatch.generators import BinnedJumpGenerator
-        >>> model = Superposition([FlowGenerator(), BinnedJumpGenerator()], ConstantWeights((0.5, 0.5)))
+        >>> parts = [FlowGenerator(), BinnedJumpGenerator()]
+        >>> model = Superposition(parts, ConstantWeights((0.5, 0.5)))
         >>> sorted(model.head_shapes(EuclideanSpace(2)))
         ['jump_intensity', 'jump_logits', 'velocity']
     """
@@ -176,25 +189,37 @@ class Superposition(AbstractGenerator):
         grid = torch.linspace(0, 1, 11, dtype=torch.float64)
         w = weights(grid)
         if tuple(w.shape) != (11, len(gens)):
-            raise ValueError(f"weights(t) must have shape (batch, {len(gens)}), got {tuple(w.shape)}")
-        if bool((w < 0).any()) or not torch.allclose(w.sum(1), torch.ones(11, dtype=w.dtype), atol=1e-6):
+            raise ValueError(
+                f"weights(t) must have shape (batch, {len(gens)}), got {tuple(w.shape)}"
+            )
+        if bool((w < 0).any()) or not torch.allclose(
+            w.sum(1), torch.ones(11, dtype=w.dtype), atol=1e-6
+        ):
             raise ValueError("superposition weights must be >= 0 and sum to 1 at every t")
         if loss_weights is not None and len(loss_weights) != len(gens):
             raise ValueError(f"loss_weights needs one entry per generator ({len(gens)})")
         object.__setattr__(self, "generators", gens)
-        object.__setattr__(self, "loss_weights", None if loss_weights is None else tuple(loss_weights))
+        object.__setattr__(
+            self, "loss_weights", None if loss_weights is None else tuple(loss_weights)
+        )
         object.__setattr__(self, "weights", weights)
         object.__setattr__(self, "divergence", SumDivergence(tuple(g.divergence for g in gens)))
         object.__setattr__(
-            self, "parametrization", SuperpositionParametrization(tuple(g.parametrization for g in gens), weights)
+            self,
+            "parametrization",
+            SuperpositionParametrization(tuple(g.parametrization for g in gens), weights),
         )
 
     @property
     def nfe_per_step(self) -> int:  # type: ignore[override]
-        continuous = [g.nfe_per_step for g in self.generators if not isinstance(g, AbstractJumpGenerator)]
+        continuous = [
+            g.nfe_per_step for g in self.generators if not isinstance(g, AbstractJumpGenerator)
+        ]
         return max(continuous, default=1)
 
-    def conditional_target(self, path: AbstractConditionalPath, sample: PathSample) -> SuperposedValue:
+    def conditional_target(
+        self, path: AbstractConditionalPath, sample: PathSample
+    ) -> SuperposedValue:
         parts = tuple(g.conditional_target(path, sample) for g in self.generators)
         return SuperposedValue(parts, self.weights(sample.t), self._loss_weights(sample.t))
 
@@ -224,14 +249,18 @@ class Superposition(AbstractGenerator):
         for i, part in enumerate(self.generators):
             if isinstance(part, AbstractJumpGenerator):
                 continue
-            x_next = part.step(self._part_field(field, i, x, t, first), x_next, t, h, generator=generator)
+            x_next = part.step(
+                self._part_field(field, i, x, t, first), x_next, t, h, generator=generator
+            )
         for i, part in enumerate(self.generators):
             if isinstance(part, AbstractJumpGenerator):
                 value = part.parametrization.scale(first.parts[i], first.weights[:, i])
                 x_next = part.propose(value, x, t, h, generator=generator).apply(x_next)
         return x_next
 
-    def _part_field(self, field: Field, i: int, x0: State, t0: Tensor, first: SuperposedValue) -> Field:
+    def _part_field(
+        self, field: Field, i: int, x0: State, t0: Tensor, first: SuperposedValue
+    ) -> Field:
         scale = self.generators[i].parametrization.scale
 
         def part_field(y: State, s: Tensor) -> ParamValue:

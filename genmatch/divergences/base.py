@@ -9,7 +9,7 @@ from torch import Tensor
 
 
 def _sum_event(x: Tensor) -> Tensor:
-    return x.reshape(x.shape[0], -1).sum(1)
+    return x.sum(1) if x.dim() == 2 else x.reshape(x.shape[0], -1).sum(1)
 
 
 def bregman_from_potential(phi: object, a: Tensor, b: Tensor) -> Tensor:

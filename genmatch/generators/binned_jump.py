@@ -37,7 +37,9 @@ class Bins:
 
     def __post_init__(self) -> None:
         if not (self.high > self.low and isinstance(self.num, int) and self.num >= 2):
-            raise ValueError(f"need high > low and num >= 2, got {self.low}, {self.high}, {self.num}")
+            raise ValueError(
+                f"need high > low and num >= 2, got {self.low}, {self.high}, {self.num}"
+            )
 
     @property
     def width(self) -> float:
@@ -45,7 +47,9 @@ class Bins:
 
     def edges(self, like: Tensor) -> Tensor:
         """``(num + 1,)`` bin edges with ``like``'s dtype and device."""
-        return torch.linspace(self.low, self.high, self.num + 1, dtype=like.dtype, device=like.device)
+        return torch.linspace(
+            self.low, self.high, self.num + 1, dtype=like.dtype, device=like.device
+        )
 
 
 @final
@@ -71,7 +75,9 @@ class BinnedJumpParametrization(AbstractLinearParametrization):
         return {"jump_intensity": tuple(event), "jump_logits": (*event, self.bins.num)}
 
     def constrain(self, raw: RawHeads, x_t: Tensor, t: Tensor) -> Tensor:
-        return F.softplus(raw["jump_intensity"]).unsqueeze(-1) * torch.softmax(raw["jump_logits"], -1)
+        return F.softplus(raw["jump_intensity"]).unsqueeze(-1) * torch.softmax(
+            raw["jump_logits"], -1
+        )
 
     def test_operator(self, f: TestFunction, x_t: Tensor) -> Tensor:
         b, d, k, m = x_t.shape[0], x_t[0].numel(), self.bins.num, self.quadrature
@@ -133,7 +139,9 @@ class BinnedJumpGenerator(AbstractJumpGenerator):
     parametrization: BinnedJumpParametrization = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "parametrization", BinnedJumpParametrization(self.bins, self.quadrature))
+        object.__setattr__(
+            self, "parametrization", BinnedJumpParametrization(self.bins, self.quadrature)
+        )
 
     def conditional_target(self, path: AbstractConditionalPath, sample: PathSample) -> Tensor:
         if not isinstance(path, AffineGaussianPath):
@@ -141,23 +149,31 @@ class BinnedJumpGenerator(AbstractJumpGenerator):
         lam, bin_mass = self._target_parts(path, sample.x_t, sample.t, sample.z)
         return lam.unsqueeze(-1) * bin_mass
 
-    def _coefficients(self, path: AffineGaussianPath, t: Tensor, like: Tensor) -> tuple[Tensor, ...]:
+    def _coefficients(
+        self, path: AffineGaussianPath, t: Tensor, like: Tensor
+    ) -> tuple[Tensor, ...]:
         s = path.schedule(t)
         shape = (-1,) + (1,) * (like.dim() - 1)
         return tuple(c.reshape(shape) for c in (s.alpha_t, s.sigma_t, s.d_alpha_t, s.d_sigma_t))
 
-    def _target_parts(self, path: AffineGaussianPath, x: Tensor, t: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+    def _target_parts(
+        self, path: AffineGaussianPath, x: Tensor, t: Tensor, z: Tensor
+    ) -> tuple[Tensor, Tensor]:
         """``λ`` ``(batch, *event)`` and the normalised bin distribution ``(batch, *event, K)``."""
         a, sig, da, dsig = self._coefficients(path, t, x)
         return self._intensity(x, z, a, sig, da, dsig), self._bin_distribution(z, a, sig, da, dsig)
 
     @staticmethod
-    def _intensity(x: Tensor, z: Tensor, a: Tensor, sig: Tensor, da: Tensor, dsig: Tensor) -> Tensor:
+    def _intensity(
+        x: Tensor, z: Tensor, a: Tensor, sig: Tensor, da: Tensor, dsig: Tensor
+    ) -> Tensor:
         u = (x - a * z) / sig
         d_log_p = (dsig / sig) * (u**2 - 1) + (da * z / sig) * u
         return torch.relu(-d_log_p)
 
-    def _bin_distribution(self, z: Tensor, a: Tensor, sig: Tensor, da: Tensor, dsig: Tensor) -> Tensor:
+    def _bin_distribution(
+        self, z: Tensor, a: Tensor, sig: Tensor, da: Tensor, dsig: Tensor
+    ) -> Tensor:
         edges = self.bins.edges(z)
         # ∂_t p > 0 where c2 u² + c1 u − c2 > 0, u = (y − a z)/σ, c2 = σ̇/σ, c1 = α̇ z/σ.
         c2 = (dsig / sig).expand_as(z)
@@ -211,7 +227,13 @@ class BinnedJumpGenerator(AbstractJumpGenerator):
         return q.reshape(*x.shape, self.bins.num)
 
     def propose(
-        self, value: Tensor, x: Tensor, t: Tensor, h: float, *, generator: torch.Generator | None = None
+        self,
+        value: Tensor,
+        x: Tensor,
+        t: Tensor,
+        h: float,
+        *,
+        generator: torch.Generator | None = None,
     ) -> JumpProposal:
         intensity = value.sum(-1)
         p_jump = jump_probability(intensity, h)

@@ -56,7 +56,9 @@ class AtomicJumpParametrization(AbstractLinearParametrization):
         )
 
     def constrain(self, raw: RawHeads, x_t: State, t: Tensor) -> AtomicJumpMeasure:
-        raise TypeError("AtomicJumpParametrization values come from targets and oracles, not networks")
+        raise TypeError(
+            "AtomicJumpParametrization values come from targets and oracles, not networks"
+        )
 
     def test_operator(self, f: TestFunction, x_t: Tensor) -> Callable[[Tensor], Tensor]:  # type: ignore[override]
         f_x = f(x_t)
@@ -70,18 +72,21 @@ class AtomicJumpParametrization(AbstractLinearParametrization):
     def inner(self, a: Callable[[Tensor], Tensor], b: AtomicJumpMeasure, x_t: Tensor) -> Tensor:  # type: ignore[override]
         return b.intensity * (b.weights * a(b.atoms)).sum(1)
 
-    def scale(self, value: AtomicJumpMeasure, factor: Tensor) -> AtomicJumpMeasure:  # type: ignore[override]
+    def scale(self, value: AtomicJumpMeasure, factor: Tensor) -> AtomicJumpMeasure:
         return AtomicJumpMeasure(value.intensity * factor, value.atoms, value.weights)
 
-    def posterior_mean(self, values: AtomicJumpMeasure, weights: Tensor) -> AtomicJumpMeasure:  # type: ignore[override]
-        """``Q(x) = Σ_i w_i Q_i``: intensity ``Σ w_i λ_i``, atoms of all ``Q_i`` weighted by ``w_i λ_i``."""
+    def posterior_mean(self, values: AtomicJumpMeasure, weights: Tensor) -> AtomicJumpMeasure:
+        """``Q(x) = Σ_i w_i Q_i``: intensity ``Σ w_i λ_i``; the atoms of every ``Q_i``, weighted
+        by ``w_i λ_i``."""
         b, n = weights.shape
         lam = values.intensity.reshape(b, n)
         atoms = values.atoms.reshape(b, n * values.atoms.shape[1], *values.atoms.shape[2:])
         mass = (weights * lam)[:, :, None] * values.weights.reshape(b, n, -1)
         total = mass.sum((1, 2))
         uniform = torch.full_like(mass, 1.0 / mass[0].numel())
-        safe = torch.where(total[:, None, None] > 0, mass / total.clamp_min(1e-300)[:, None, None], uniform)
+        safe = torch.where(
+            total[:, None, None] > 0, mass / total.clamp_min(1e-300)[:, None, None], uniform
+        )
         return AtomicJumpMeasure(intensity=total, atoms=atoms, weights=safe.reshape(b, -1))
 
 
@@ -111,9 +116,13 @@ class JumpGenerator(AbstractJumpGenerator):
         default_factory=AtomicJumpParametrization, init=False
     )
 
-    def conditional_target(self, path: AbstractConditionalPath, sample: PathSample) -> AtomicJumpMeasure:
+    def conditional_target(
+        self, path: AbstractConditionalPath, sample: PathSample
+    ) -> AtomicJumpMeasure:
         if not isinstance(path, MixturePath):
-            raise self.unsupported(path, "MixturePath (use BinnedJumpGenerator for density paths on R^d)")
+            raise self.unsupported(
+                path, "MixturePath (use BinnedJumpGenerator for density paths on R^d)"
+            )
         z = sample.z
         return AtomicJumpMeasure(
             intensity=path.kappa.intensity(sample.t),
@@ -122,7 +131,13 @@ class JumpGenerator(AbstractJumpGenerator):
         )
 
     def propose(
-        self, value: AtomicJumpMeasure, x: Tensor, t: Tensor, h: float, *, generator: torch.Generator | None = None
+        self,
+        value: AtomicJumpMeasure,
+        x: Tensor,
+        t: Tensor,
+        h: float,
+        *,
+        generator: torch.Generator | None = None,
     ) -> JumpProposal:
         p_jump = self._jump_probability(value.intensity, t, h)
         u = torch.rand(p_jump.shape, generator=generator, dtype=p_jump.dtype, device=p_jump.device)

@@ -43,7 +43,13 @@ class AbstractJumpGenerator(AbstractGenerator):
 
     @abc.abstractmethod
     def propose(
-        self, value: ParamValue, x: State, t: Tensor, h: float, *, generator: torch.Generator | None = None
+        self,
+        value: ParamValue,
+        x: State,
+        t: Tensor,
+        h: float,
+        *,
+        generator: torch.Generator | None = None,
     ) -> JumpProposal:
         """Draw the jumps over ``[t, t + h]`` from the jump measure ``value`` at ``x``."""
 

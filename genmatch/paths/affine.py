@@ -56,8 +56,8 @@ class AffineGaussianPath(AbstractDensityPath, AbstractInterpolantPath):
     ) -> PathSample:
         if x_0 is None:
             x_0 = torch.randn(z.shape, generator=generator, dtype=z.dtype, device=z.device)
-        s = self.schedule(t)
-        x_t = _bcast(s.alpha_t, z) * z + _bcast(s.sigma_t, z) * x_0
+        alpha_t, sigma_t = self.schedule.alpha(t), self.schedule.sigma(t)
+        x_t = _bcast(alpha_t, z) * z + _bcast(sigma_t, z) * x_0
         return PathSample(x_t=x_t, t=t, z=z, x_0=x_0)
 
     def coefficients(self, t: Tensor) -> ScheduleOutput:
@@ -65,10 +65,18 @@ class AffineGaussianPath(AbstractDensityPath, AbstractInterpolantPath):
         return self.schedule(t)
 
     def conditional_velocity(self, sample: PathSample) -> Tensor:
-        s = self.schedule(sample.t)
         z = sample.z
         if sample.x_0 is not None:
-            return _bcast(s.d_alpha_t, z) * z + _bcast(s.d_sigma_t, z) * sample.x_0
+            constant = self.schedule.constant_derivatives
+            if constant is not None:  # e.g. CondOT: z − x_0, no time-dependent coefficients
+                d_alpha, d_sigma = constant
+                return torch.add(z if d_alpha == 1.0 else d_alpha * z, sample.x_0, alpha=d_sigma)
+            t = sample.t
+            return (
+                _bcast(self.schedule.d_alpha(t), z) * z
+                + _bcast(self.schedule.d_sigma(t), z) * sample.x_0
+            )
+        s = self.schedule(sample.t)
         ratio = s.d_sigma_t / s.sigma_t
         return _bcast(s.d_alpha_t, z) * z + _bcast(ratio, z) * (
             sample.x_t - _bcast(s.alpha_t, z) * z

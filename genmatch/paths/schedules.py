@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import math
 from dataclasses import dataclass
-from typing import final
+from typing import ClassVar, final
 
 import torch
 from torch import Tensor
@@ -35,6 +35,10 @@ class AbstractSchedule(abc.ABC):
     Subclasses implement :meth:`alpha` and :meth:`sigma`; the derivatives default to
     forward-mode autodiff and should be overridden by closed forms.
     """
+
+    #: ``(α̇, σ̇)`` when both derivatives are constants (affine schedules), else ``None``;
+    #: lets paths skip per-sample coefficient tensors.
+    constant_derivatives: ClassVar[tuple[float, float] | None] = None
 
     @abc.abstractmethod
     def alpha(self, t: Tensor) -> Tensor:
@@ -78,6 +82,8 @@ class CondOT(AbstractSchedule):
         >>> CondOT()(torch.tensor([0.25])).sigma_t
         tensor([0.7500])
     """
+
+    constant_derivatives: ClassVar[tuple[float, float] | None] = (1.0, -1.0)
 
     def alpha(self, t: Tensor) -> Tensor:
         return t

@@ -12,7 +12,6 @@ from genmatch import (
     FlowGenerator,
     GeneratorMatchingLoss,
     Midpoint,
-    PathSample,
     simulate,
     train,
 )
@@ -27,7 +26,9 @@ PATH = AffineGaussianPath(CondOT())
 
 def _model(alpha, solver=None):
     flow = FlowGenerator() if solver is None else FlowGenerator(solver=solver)
-    return Superposition([flow, BinnedJumpGenerator(Bins(-5, 5, 128))], ConstantWeights((1 - alpha, alpha)))
+    return Superposition(
+        [flow, BinnedJumpGenerator(Bins(-5, 5, 128))], ConstantWeights((1 - alpha, alpha))
+    )
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.4, 1.0])
@@ -62,9 +63,13 @@ def test_oracle_jump_only_reaches_data():
     data = eight_gaussians(400, generator=rng)
     fresh = eight_gaussians(2000, generator=rng)
     gen = BinnedJumpGenerator(Bins(-5, 5, 128))
-    out = simulate(gen, ExactMarginal(PATH, gen, data), torch.randn(1000, 2, generator=rng), 64, rng=rng)
+    out = simulate(
+        gen, ExactMarginal(PATH, gen, data), torch.randn(1000, 2, generator=rng), 64, rng=rng
+    )
     assert float(energy_distance(out.x, fresh)) < float(energy_distance(data, fresh)) + 0.02
-    crude = simulate(gen, ExactMarginal(PATH, gen, data), torch.randn(1000, 2, generator=rng), 2, rng=rng)
+    crude = simulate(
+        gen, ExactMarginal(PATH, gen, data), torch.randn(1000, 2, generator=rng), 2, rng=rng
+    )
     assert float(energy_distance(crude.x, fresh)) > float(energy_distance(data, fresh)) + 0.05
 
 
@@ -73,7 +78,9 @@ def test_heads_targets_and_loss_are_the_parts():
     space = EuclideanSpace(2)
     assert set(model.head_shapes(space)) == {"velocity", "jump_intensity", "jump_logits"}
     rng = torch.Generator().manual_seed(0)
-    s = PATH.sample(torch.randn(8, 2, generator=rng), torch.rand(8, generator=rng) * 0.9, generator=rng)
+    s = PATH.sample(
+        torch.randn(8, 2, generator=rng), torch.rand(8, generator=rng) * 0.9, generator=rng
+    )
     target = model.conditional_target(PATH, s)
     flow, jump = model.generators
     torch.testing.assert_close(target.parts[0], flow.conditional_target(PATH, s))
@@ -111,4 +118,6 @@ def test_bad_construction():
     with pytest.raises(ValueError, match="sum to 1"):
         Superposition([flow, BinnedJumpGenerator()], lambda t: torch.stack([t, t], 1))
     with pytest.raises(ValueError, match="velocity"):
-        Superposition([flow, FlowGenerator()], ConstantWeights((0.5, 0.5))).head_shapes(EuclideanSpace(2))
+        Superposition([flow, FlowGenerator()], ConstantWeights((0.5, 0.5))).head_shapes(
+            EuclideanSpace(2)
+        )

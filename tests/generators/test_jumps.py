@@ -7,8 +7,8 @@ import torch
 
 from genmatch import (
     AffineGaussianPath,
-    Cosine,
     CondOT,
+    Cosine,
     EuclideanSpace,
     ExactMarginal,
     GaussianSource,
@@ -127,12 +127,18 @@ def test_binned_contract_and_constrain(rng):
     space = EuclideanSpace(2)
     heads = gen.head_shapes(space)
     assert heads == {"jump_intensity": (2,), "jump_logits": (2, 8)}
-    raw = {"jump_intensity": torch.randn(5, 2, generator=rng), "jump_logits": torch.randn(5, 2, 8, generator=rng)}
+    raw = {
+        "jump_intensity": torch.randn(5, 2, generator=rng),
+        "jump_logits": torch.randn(5, 2, 8, generator=rng),
+    }
     q = gen.constrain(raw, torch.zeros(5, 2), torch.zeros(5))
     assert bool((q >= 0).all())
     path = AffineGaussianPath(CondOT())
     target = gen.conditional_target(
-        path, path.sample(torch.randn(64, 2, generator=rng), torch.rand(64, generator=rng) * 0.9, generator=rng)
+        path,
+        path.sample(
+            torch.randn(64, 2, generator=rng), torch.rand(64, generator=rng) * 0.9, generator=rng
+        ),
     )
     assert bool((target >= 0).all()) and bool(torch.isfinite(target).all())
     j = target / target.sum(-1, keepdim=True).clamp_min(1e-30)
@@ -140,7 +146,10 @@ def test_binned_contract_and_constrain(rng):
     torch.testing.assert_close(j.sum(-1)[positive], torch.ones(int(positive.sum())))
     # the loss is the generalized KL on Q: a Bregman divergence
     pred = gen.constrain(
-        {"jump_intensity": torch.randn(64, 2, generator=rng), "jump_logits": torch.randn(64, 2, 8, generator=rng)},
+        {
+            "jump_intensity": torch.randn(64, 2, generator=rng),
+            "jump_logits": torch.randn(64, 2, 8, generator=rng),
+        },
         torch.zeros(64, 2),
         torch.zeros(64),
     )
@@ -190,7 +199,9 @@ def test_exact_survival_matches_closed_form():
         moved = gen.propose(value, x, tt, h, generator=rng).apply(x)
         frac = float((moved == 7.0).double().mean())
         expected = 1 - (1 - (t + h) ** 2) / (1 - t**2)
-        assert frac == pytest.approx(expected, abs=4 * math.sqrt(expected * (1 - expected) / n) + 1e-12)
+        assert frac == pytest.approx(
+            expected, abs=4 * math.sqrt(expected * (1 - expected) / n) + 1e-12
+        )
         if t + h == 1.0:
             assert frac == 1.0
 
@@ -203,7 +214,9 @@ def test_singular_intensity_near_one_stays_finite():
     data = torch.randn(50, 2, generator=rng)
     oracle = ExactMarginal(path, gen, data, t_max=1.0 - 1e-7)
     grid = TimeGrid([0.0, 0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999, 1.0])
-    out = simulate(gen, oracle, torch.randn(200, 2, generator=rng), grid, rng=rng, return_trajectory=True)
+    out = simulate(
+        gen, oracle, torch.randn(200, 2, generator=rng), grid, rng=rng, return_trajectory=True
+    )
     assert all(bool(torch.isfinite(x).all()) for x in out.trajectory)
     value = oracle(out.trajectory[-2], torch.full((200,), 0.99999))
     assert bool(torch.isfinite(value).all())
@@ -216,9 +229,13 @@ def test_singular_intensity_near_one_stays_finite():
 def test_unsupported_pairs_raise():
     space = EuclideanSpace(2)
     mixture = MixturePath(space, GaussianSource(space), LinearKappa())
-    with pytest.raises(UnsupportedPathError, match="BinnedJumpGenerator has no conditional target for MixturePath"):
+    with pytest.raises(
+        UnsupportedPathError, match="BinnedJumpGenerator has no conditional target for MixturePath"
+    ):
         BinnedJumpGenerator().conditional_target(mixture, None)
-    with pytest.raises(UnsupportedPathError, match="JumpGenerator has no conditional target for AffineGaussianPath"):
+    with pytest.raises(
+        UnsupportedPathError, match="JumpGenerator has no conditional target for AffineGaussianPath"
+    ):
         JumpGenerator(space).conditional_target(AffineGaussianPath(CondOT()), None)
     with pytest.raises(TypeError, match="BinnedJumpGenerator"):
         JumpGenerator(space).head_shapes(space)
