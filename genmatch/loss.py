@@ -97,6 +97,17 @@ class GeneratorMatchingLoss:
             t: times ``(batch,)`` (or a scalar); drawn from ``time_sampler`` if ``None``.
             generator: random number generator for every draw.
         """
+        per_sample, sample, target, prediction = self._evaluate(net, x_1, x_0, t, generator)
+        return LossTerms(per_sample=per_sample, sample=sample, target=target, prediction=prediction)
+
+    def _evaluate(
+        self,
+        net: Network,
+        x_1: State,
+        x_0: State | None,
+        t: Tensor | float | None,
+        generator: torch.Generator | None,
+    ) -> tuple[Tensor, PathSample, ParamValue, ParamValue]:
         if not isinstance(x_1, Tensor):
             raise TypeError(f"x_1 must be a tensor, got {type(x_1).__name__}")
         if x_1.dim() < 1 or x_1.shape[0] == 0:
@@ -128,7 +139,7 @@ class GeneratorMatchingLoss:
         per_sample = divergence(target, prediction)
         if self.weighting is not None:
             per_sample = self.weighting(t) * per_sample
-        return LossTerms(per_sample=per_sample, sample=sample, target=target, prediction=prediction)
+        return per_sample, sample, target, prediction
 
     def __call__(
         self,
@@ -140,4 +151,4 @@ class GeneratorMatchingLoss:
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """The scalar loss (batch mean); see :meth:`terms` for the arguments."""
-        return self.terms(net, x_1, x_0=x_0, t=t, generator=generator).per_sample.mean()
+        return self._evaluate(net, x_1, x_0, t, generator)[0].mean()
