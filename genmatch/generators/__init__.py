@@ -7,6 +7,13 @@ from genmatch.generators.base import (
     UnsupportedPathError,
 )
 from genmatch.generators.binned_jump import BinnedJumpGenerator, BinnedJumpParametrization, Bins
+from genmatch.generators.diffusion import (
+    DiffusionGenerator,
+    DiffusionStructure,
+    DriftDiffusion,
+    DriftDiffusionMSE,
+    DriftDiffusionParametrization,
+)
 from genmatch.generators.flow import FlowGenerator, VelocityParametrization
 from genmatch.generators.jump import AtomicJumpMeasure, AtomicJumpParametrization, JumpGenerator
 from genmatch.generators.jump_base import AbstractJumpGenerator, JumpProposal, jump_probability
@@ -19,6 +26,11 @@ __all__ = [
     "BinnedJumpGenerator",
     "BinnedJumpParametrization",
     "Bins",
+    "DiffusionGenerator",
+    "DiffusionStructure",
+    "DriftDiffusion",
+    "DriftDiffusionMSE",
+    "DriftDiffusionParametrization",
     "JumpGenerator",
     "JumpProposal",
     "jump_probability",

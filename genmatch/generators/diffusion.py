@@ -1,0 +1,244 @@
+"""Diffusions on ``R^d``: ``dX = b_t(X) dt + σ_t(X) dW`` (GM eq. 9.6).
+
+Convention, used everywhere in genmatch: the *diffusion coefficient* ``Σ_t(x) = σ_t σ_tᵀ``
+enters the generator with a ½,
+
+``L_t f(x) = b_t(x)·∇f(x) + ½ tr(Σ_t(x) ∇²f(x))``,
+
+so Brownian motion ``dX = dW`` has ``Σ = I`` and ``L f = ½ Δf``. (The chapter's eq. 9.6 writes
+``∇²f · σ_t²``, i.e. it absorbs the ½ into ``σ_t²``.) The linear parametrization is the pair
+``F = (b, Σ)`` with ``K f = (∇f, ½ ∇²f)`` and the sum of the Euclidean and Frobenius inner
+products; a drift-free diffusion is the special case ``b = 0``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import final
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from genmatch.divergences.base import AbstractBregmanDivergence
+from genmatch.generators.base import AbstractGenerator, AbstractLinearParametrization, TestFunction
+from genmatch.paths.affine import AffineGaussianPath
+from genmatch.paths.base import AbstractConditionalPath, PathSample
+from genmatch.spaces.base import AbstractStateSpace
+from genmatch.types import Field, HeadShapes, RawHeads
+
+
+class DiffusionStructure(enum.Enum):
+    """How the diffusion coefficient ``Σ_t(x)`` is represented.
+
+    - ``SCALAR``: ``Σ = s I``, value ``(batch,)``, head ``()`` through softplus;
+    - ``DIAGONAL``: ``Σ = diag(s)``, value ``(batch, d)``, head ``(d,)`` through softplus;
+    - ``FULL``: ``Σ = L Lᵀ`` (PSD), value ``(batch, d, d)``, head ``(d, d)`` whose lower
+      triangle is ``L`` (diagonal through softplus).
+    """
+
+    SCALAR = "scalar"
+    DIAGONAL = "diagonal"
+    FULL = "full"
+
+
+@final
+@dataclass(frozen=True)
+class DriftDiffusion:
+    """``F = (b, Σ)``: drift ``(batch, d)`` and diffusion coefficient.
+
+    The coefficient's shape follows :class:`DiffusionStructure`.
+    """
+
+    drift: Tensor
+    diffusion: Tensor
+
+
+def _as_matrix(diffusion: Tensor, d: int) -> Tensor:
+    if diffusion.dim() == 1:
+        return diffusion[:, None, None] * torch.eye(
+            d, dtype=diffusion.dtype, device=diffusion.device
+        )
+    if diffusion.dim() == 2:
+        return torch.diag_embed(diffusion)
+    return diffusion
+
+
+@final
+@dataclass(frozen=True)
+class DriftDiffusionParametrization(AbstractLinearParametrization):
+    """``L f = ⟨(∇f, ½∇²f), (b, Σ)⟩``; ``Ω_x = R^d × PSD`` (GM eq. 9.5 + 9.6).
+
+    Heads ``"drift"`` ``(d,)`` and ``"diffusion"`` (shape by ``structure``). Points are flat
+    vectors ``(batch, d)``.
+    """
+
+    structure: DiffusionStructure = DiffusionStructure.SCALAR
+
+    def head_shapes(self, space: AbstractStateSpace) -> HeadShapes:
+        event = getattr(space, "event_shape", None)
+        if event is None or len(event) != 1:
+            raise TypeError(f"diffusions need a Euclidean space of vectors (d,), got {space}")
+        (d,) = event
+        shape = {DiffusionStructure.SCALAR: (), DiffusionStructure.DIAGONAL: (d,)}.get(
+            self.structure, (d, d)
+        )
+        return {"drift": (d,), "diffusion": shape}
+
+    def constrain(self, raw: RawHeads, x_t: Tensor, t: Tensor) -> DriftDiffusion:
+        r = raw["diffusion"]
+        if self.structure is DiffusionStructure.FULL:
+            lower = torch.tril(r, -1) + torch.diag_embed(
+                F.softplus(torch.diagonal(r, dim1=-2, dim2=-1))
+            )
+            diffusion = lower @ lower.transpose(-1, -2)
+        else:
+            diffusion = F.softplus(r)
+        return DriftDiffusion(raw["drift"], diffusion)
+
+    def test_operator(self, f: TestFunction, x_t: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        with torch.enable_grad():
+            x = x_t.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(f(x).sum(), x, create_graph=True)
+            rows = [
+                torch.autograd.grad(grad[:, i].sum(), x, retain_graph=True)[0]
+                for i in range(x.shape[1])
+            ]
+        return grad.detach(), torch.stack(rows, 1).detach()
+
+    def inner(self, a: tuple[Tensor, Tensor], b: DriftDiffusion, x_t: Tensor) -> Tensor:  # type: ignore[override]
+        grad, hessian = a
+        sigma = _as_matrix(b.diffusion, x_t.shape[1])
+        return (grad * b.drift).sum(1) + 0.5 * (hessian * sigma).sum((1, 2))
+
+    def scale(self, value: DriftDiffusion, factor: Tensor) -> DriftDiffusion:
+        c = factor.reshape(-1, *([1] * (value.diffusion.dim() - 1)))
+        return DriftDiffusion(factor[:, None] * value.drift, c * value.diffusion)
+
+    def posterior_mean(self, values: DriftDiffusion, weights: Tensor) -> DriftDiffusion:
+        b, n = weights.shape
+
+        def mean(v: Tensor) -> Tensor:
+            v = v.reshape(b, n, *v.shape[1:])
+            return (weights.reshape(b, n, *([1] * (v.dim() - 2))) * v).sum(1)
+
+        return DriftDiffusion(mean(values.drift), mean(values.diffusion))
+
+
+@final
+@dataclass(frozen=True)
+class DriftDiffusionMSE(AbstractBregmanDivergence):
+    """``D = |b − b̂|² + ‖Σ − Σ̂‖²_F``: the Bregman divergence of ``Φ(b, Σ) = |b|² + ‖Σ‖²_F``."""
+
+    def phi(self, a: DriftDiffusion) -> Tensor:  # type: ignore[override]
+        return (a.drift**2).sum(1) + (a.diffusion**2).reshape(a.drift.shape[0], -1).sum(1)
+
+    def __call__(self, a: DriftDiffusion, b: DriftDiffusion) -> Tensor:  # type: ignore[override]
+        n = a.drift.shape[0]
+        return ((a.drift - b.drift) ** 2).sum(1) + ((a.diffusion - b.diffusion) ** 2).reshape(
+            n, -1
+        ).sum(1)
+
+    def generic(self, a: DriftDiffusion, b: DriftDiffusion) -> Tensor:  # type: ignore[override]
+        from genmatch.divergences.base import bregman_from_potential
+
+        def phi(v: Tensor) -> Tensor:
+            return (v**2).sum(1)
+
+        n = a.drift.shape[0]
+        return bregman_from_potential(phi, a.drift, b.drift) + bregman_from_potential(
+            phi, a.diffusion.reshape(n, -1), b.diffusion.reshape(n, -1)
+        )
+
+
+#: A conditional diffusion coefficient ``g²_t(x|z)``:
+#: ``(x (batch, d), t (batch,), z (batch, d)) ↦ (batch,)``.
+CoefficientFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+
+
+@final
+@dataclass(frozen=True)
+class DiffusionGenerator(AbstractGenerator):
+    """The SDE ``dX = b dt + σ dW`` with learned drift and diffusion coefficient ``Σ = σσᵀ``.
+
+    Conditional target for :class:`~genmatch.paths.AffineGaussianPath` and a chosen scalar
+    conditional coefficient ``g²_t(x|z) ≥ 0`` (``coefficient``; may depend on ``x`` and ``z``):
+    ``Σ(x|z) = g² I`` and, from the Fokker–Planck equation
+    ``∂_t p = −∇·(b p) + ½ Δ(g² p)`` of the conditional path,
+
+    ``b(x|z) = u_t(x|z) + ½ g² ∇ log p_t(x|z) + ½ ∇g²``
+
+    (``u`` the conditional velocity, ``∇ log p = −(x − α_t z)/σ_t²``; ``∇g²`` by autograd).
+    The CGM loss then learns the marginal drift ``E[b|x]`` and the marginal coefficient
+    ``E[g²(x|Z)|x]`` (GM eq. 9.19). Default divergence :class:`DriftDiffusionMSE`. Simulation:
+    Euler–Maruyama, ``x + h b + sqrt(h) σ ε`` with ``σ`` the (Cholesky) square root of ``Σ``.
+
+    Args:
+        coefficient: ``g²_t(x|z)``; defaults to the constant 1.
+        structure: representation of the learned ``Σ``.
+    """
+
+    coefficient: CoefficientFn | None = None
+    structure: DiffusionStructure = DiffusionStructure.SCALAR
+    divergence: AbstractBregmanDivergence = field(default_factory=DriftDiffusionMSE)
+    parametrization: DriftDiffusionParametrization = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parametrization", DriftDiffusionParametrization(self.structure))
+
+    def _g2(self, x: Tensor, t: Tensor, z: Tensor) -> Tensor:
+        if self.coefficient is None:
+            return torch.ones_like(t)
+        return self.coefficient(x, t, z)
+
+    def conditional_target(
+        self, path: AbstractConditionalPath, sample: PathSample
+    ) -> DriftDiffusion:
+        if not isinstance(path, AffineGaussianPath):
+            raise self.unsupported(path, "AffineGaussianPath")
+        x, t, z = sample.x_t, sample.t, sample.z
+        if x.dim() != 2:
+            raise ValueError(f"diffusions act on flat vectors (batch, d), got {tuple(x.shape)}")
+        s = path.schedule(t)
+        score = -(x - s.alpha_t[:, None] * z) / (s.sigma_t**2)[:, None]
+        with torch.enable_grad():
+            xg = x.detach().requires_grad_(True)
+            g2 = self._g2(xg, t, z)
+            grad_g2 = (
+                torch.autograd.grad(g2.sum(), xg, allow_unused=True)[0]
+                if g2.requires_grad
+                else None
+            )
+        g2 = g2.detach()
+        grad_g2 = torch.zeros_like(x) if grad_g2 is None else grad_g2
+        u = path.conditional_velocity(PathSample(x_t=x, t=t, z=z))
+        drift = u + 0.5 * g2[:, None] * score + 0.5 * grad_g2
+        d = x.shape[1]
+        if self.structure is DiffusionStructure.SCALAR:
+            diffusion = g2
+        elif self.structure is DiffusionStructure.DIAGONAL:
+            diffusion = g2[:, None].expand(-1, d)
+        else:
+            diffusion = g2[:, None, None] * torch.eye(d, dtype=x.dtype, device=x.device)
+        return DriftDiffusion(drift, diffusion)
+
+    def step(
+        self,
+        field: Field,
+        x: Tensor,
+        t: Tensor,
+        h: float,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        value = field(x, t)
+        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        diffusion = value.diffusion
+        if diffusion.dim() == 3:
+            root, info = torch.linalg.cholesky_ex(diffusion)
+            kick = (root @ noise.unsqueeze(-1)).squeeze(-1)
+        else:
+            kick = diffusion.clamp_min(0).sqrt().reshape(x.shape[0], -1) * noise
+        return x + h * value.drift + (h**0.5) * kick
