@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import math
 from dataclasses import dataclass
 from typing import final
 
@@ -64,3 +65,9 @@ class GaussianSource(AbstractSource):
             (n, *self.space.event_shape), generator=generator, dtype=dtype, device=device
         )
         return x if self.std == 1.0 else self.std * x
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """``log N(x; 0, std² I)``: ``(batch, *event) → (batch,)``."""
+        d = self.space.dim
+        sq = (x.reshape(x.shape[0], -1) ** 2).sum(1)
+        return -0.5 * sq / self.std**2 - d * math.log(self.std) - 0.5 * d * math.log(2 * math.pi)
