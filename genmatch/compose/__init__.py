@@ -1,5 +1,6 @@
-"""Composition of generators: Markov superposition (GM Prop. 3, §9.7)."""
+"""Composition of generators: Markov superposition and Langevin additions (GM Prop. 3, §9.7)."""
 
+from genmatch.compose.langevin import Langevin, constant_beta, score_from_velocity
 from genmatch.compose.superposition import (
     ConstantWeights,
     SumDivergence,
@@ -10,8 +11,11 @@ from genmatch.compose.superposition import (
 
 __all__ = [
     "ConstantWeights",
+    "Langevin",
     "SumDivergence",
     "SuperposedValue",
     "Superposition",
     "SuperpositionParametrization",
+    "constant_beta",
+    "score_from_velocity",
 ]
