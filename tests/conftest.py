@@ -1,5 +1,11 @@
+import os
+
 import pytest
 import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one intra-op thread per xdist worker: the workers already use every core
+    torch.set_num_threads(1)
 
 #: Absolute tolerances per dtype for identities that should hold to rounding.
 TOL = {torch.float32: 1e-4, torch.float64: 1e-10}
