@@ -8,6 +8,7 @@ and can be switched off for production runs with :func:`set_value_checks`.
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Iterator
 
 import torch
@@ -41,6 +42,19 @@ def value_checks(enabled: bool) -> Iterator[None]:
         yield
     finally:
         set_value_checks(previous)
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """``value`` as an ``int >= 1`` (numpy integers accepted, ``bool`` refused)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    try:
+        out = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}") from None
+    if out < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {out}")
+    return out
 
 
 def check_float_tensor(x: object, name: str) -> Tensor:

@@ -15,10 +15,11 @@ point to itself is exactly zero.
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable, Sequence
 
 import torch
+
+from genmatch._checks import check_positive_int
 
 __all__ = ["DEFAULT_RBF_BANDWIDTHS", "energy_distance", "rbf_mmd", "sliced_wasserstein"]
 
@@ -149,18 +150,6 @@ def energy_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return 2.0 * cross - within_x - within_y
 
 
-def _check_positive_int(value: int, name: str) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    try:
-        out = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}") from None
-    if out < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {out}")
-    return out
-
-
 def _merged_quantile_grid(
     n: int, m: int, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -241,7 +230,7 @@ def sliced_wasserstein(
         0.5
     """
     _validate_pair(x, y, min_points=1)
-    num_projections = _check_positive_int(num_projections, "num_projections")
+    num_projections = check_positive_int(num_projections, "num_projections")
     try:
         p = float(p)
     except (TypeError, ValueError):

@@ -9,7 +9,7 @@ from typing import final
 import torch
 from torch import Tensor
 
-from genmatch.generators.base import AbstractGenerator
+from genmatch.generators.base import AbstractGenerator, reuse_first
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.paths.schedules import AbstractSchedule
 from genmatch.types import Field, ParamValue
@@ -91,11 +91,7 @@ class Langevin(AbstractGenerator):
         generator: torch.Generator | None = None,
     ) -> Tensor:
         first = field(x, t)
-
-        def cached(y: Tensor, s: Tensor) -> ParamValue:
-            return first if (y is x and s is t) else field(y, s)
-
-        x_base = self.base.step(cached, x, t, h, generator=generator)
+        x_base = self.base.step(reuse_first(field, x, t, first), x, t, h, generator=generator)
         beta = self.beta(t).reshape(-1, *([1] * (x.dim() - 1)))
         noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
         return x_base + (0.5 * h) * beta**2 * self.score(x, t, first) + (h**0.5) * beta * noise

@@ -10,7 +10,12 @@ import torch
 from torch import Tensor
 
 from genmatch.divergences.base import AbstractBregmanDivergence
-from genmatch.generators.base import AbstractGenerator, AbstractLinearParametrization, TestFunction
+from genmatch.generators.base import (
+    AbstractGenerator,
+    AbstractLinearParametrization,
+    TestFunction,
+    reuse_first,
+)
 from genmatch.generators.jump_base import AbstractJumpGenerator
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.spaces.base import AbstractStateSpace
@@ -262,9 +267,10 @@ class Superposition(AbstractGenerator):
         self, field: Field, i: int, x0: State, t0: Tensor, first: SuperposedValue
     ) -> Field:
         scale = self.generators[i].parametrization.scale
+        cached = reuse_first(field, x0, t0, first)
 
         def part_field(y: State, s: Tensor) -> ParamValue:
-            value = first if (y is x0 and s is t0) else field(y, s)
+            value = cached(y, s)
             return scale(value.parts[i], value.weights[:, i])
 
         return part_field

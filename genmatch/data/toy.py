@@ -19,9 +19,10 @@ Randomness and devices:
 from __future__ import annotations
 
 import math
-import operator
 
 import torch
+
+from genmatch._checks import check_positive_int
 
 __all__ = [
     "ALL_TOY_SETS",
@@ -43,18 +44,6 @@ EIGHT_GAUSSIANS_STD: float = 0.5 / math.sqrt(2.0)
 SPIRALS_MAX_ANGLE: float = 3.0 * math.pi
 #: Spiral radius per radian: a point at angle ``t`` has radius ``SPIRALS_SCALE * t``.
 SPIRALS_SCALE: float = 1.0 / 3.0
-
-
-def _check_n(n: int) -> int:
-    if isinstance(n, bool):
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    try:
-        n_int = operator.index(n)
-    except TypeError:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}") from None
-    if n_int < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n_int}")
-    return n_int
 
 
 def _check_dtype(dtype: torch.dtype) -> None:
@@ -124,7 +113,7 @@ def checkerboard(
         >>> bool(((cells.sum(dim=1) % 2) == 0).all())
         True
     """
-    n = _check_n(n)
+    n = check_positive_int(n, "n")
     _check_dtype(dtype)
     src = _source_device(generator)
     i = torch.randint(0, 4, (n,), generator=generator, device=src)
@@ -170,7 +159,7 @@ def eight_gaussians(
         >>> bool((x.norm(dim=1) - EIGHT_GAUSSIANS_RADIUS).abs().mean() < 0.5)
         True
     """
-    n = _check_n(n)
+    n = check_positive_int(n, "n")
     _check_dtype(dtype)
     src = _source_device(generator)
     k = torch.randint(0, 8, (n,), generator=generator, device=src)
@@ -220,7 +209,7 @@ def two_moons(
         >>> bool((torch.minimum((upper - 2).abs(), (lower - 2).abs()) < 1e-5).all())
         True
     """
-    n = _check_n(n)
+    n = check_positive_int(n, "n")
     noise = _check_noise(noise)
     _check_dtype(dtype)
     src = _source_device(generator)
@@ -271,7 +260,7 @@ def spirals(
         >>> bool((x.norm(dim=1) <= SPIRALS_SCALE * SPIRALS_MAX_ANGLE + 1e-5).all())
         True
     """
-    n = _check_n(n)
+    n = check_positive_int(n, "n")
     noise = _check_noise(noise)
     _check_dtype(dtype)
     src = _source_device(generator)

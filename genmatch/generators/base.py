@@ -18,6 +18,16 @@ from genmatch.types import Field, HeadShapes, Network, ParamValue, RawHeads, Sta
 TestFunction = Callable[[State], Tensor]
 
 
+def reuse_first(field: Field, x: State, t: Tensor, first: ParamValue) -> Field:
+    """``field`` that returns the already computed ``first = field(x, t)`` when called again at
+    exactly ``(x, t)`` (the same objects), so composite steps do not pay that evaluation twice."""
+
+    def cached(y: State, s: Tensor) -> ParamValue:
+        return first if (y is x and s is t) else field(y, s)
+
+    return cached
+
+
 class UnsupportedPathError(TypeError):
     """Raised when a generator has no conditional target for a path."""
 
