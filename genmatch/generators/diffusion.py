@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from genmatch._checks import value_checks_enabled
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.generators.base import AbstractGenerator, AbstractLinearParametrization, TestFunction
 from genmatch.paths.affine import AffineGaussianPath
@@ -235,10 +236,36 @@ class DiffusionGenerator(AbstractGenerator):
     ) -> Tensor:
         value = field(x, t)
         noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        diffusion = value.diffusion
-        if diffusion.dim() == 3:
-            root, info = torch.linalg.cholesky_ex(diffusion)
-            kick = (root @ noise.unsqueeze(-1)).squeeze(-1)
-        else:
-            kick = diffusion.clamp_min(0).sqrt().reshape(x.shape[0], -1) * noise
-        return x + h * value.drift + (h**0.5) * kick
+        return x + h * value.drift + (h**0.5) * diffusion_kick(value.diffusion, noise)
+
+
+def diffusion_kick(diffusion: Tensor, noise: Tensor) -> Tensor:
+    """``σ ξ`` with ``σσᵀ = Σ``: a draw of ``N(0, Σ)`` from standard normal ``noise``.
+
+    ``Σ`` is a scalar ``(batch,)``, diagonal ``(batch, d)`` or full ``(batch, d, d)``
+    coefficient; the full one uses its Cholesky factor, or its symmetric square root where
+    it is only positive semi-definite. With value checks on (the default) a coefficient that
+    is not PSD (negative entries, negative eigenvalues) raises ``ValueError``; with them off it
+    is used as is (negative scalars are clamped to 0).
+
+    Shapes:
+        noise: ``(batch, d)``; returns ``(batch, d)``.
+    """
+    checks = value_checks_enabled()
+    if diffusion.dim() == 3:
+        root, info = torch.linalg.cholesky_ex(diffusion)
+        if checks and bool((info != 0).any()):
+            eigenvalues, vectors = torch.linalg.eigh(diffusion)
+            scale = eigenvalues.abs().amax(-1, keepdim=True).clamp_min(1.0)
+            if bool((eigenvalues < -1e-6 * scale).any()):
+                raise ValueError(
+                    "diffusion coefficient Σ is not positive semi-definite: smallest "
+                    f"eigenvalue {float(eigenvalues.min()):.3g}"
+                )
+            root = vectors @ torch.diag_embed(eigenvalues.clamp_min(0).sqrt())
+        return (root @ noise.unsqueeze(-1)).squeeze(-1)
+    if checks and bool((diffusion < 0).any()):
+        raise ValueError(
+            f"diffusion coefficient must be >= 0, got minimum {float(diffusion.min()):.3g}"
+        )
+    return diffusion.clamp_min(0).sqrt().reshape(noise.shape[0], -1) * noise

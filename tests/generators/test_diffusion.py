@@ -157,3 +157,34 @@ def test_euler_maruyama_step_moments(structure):
     )
     torch.testing.assert_close(out.mean(0), h * drift, atol=5 * (2 * h / n) ** 0.5, rtol=0)
     torch.testing.assert_close(torch.cov(out.T) / h, expected_cov, atol=0.03, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "diffusion",
+    [
+        torch.tensor([1.0, -0.5]),
+        torch.tensor([[1.0, 1.0], [-0.1, 2.0]]),
+        torch.tensor([[[1.0, 2.0], [2.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]]]),
+    ],
+    ids=["scalar", "diagonal", "full"],
+)
+def test_non_psd_diffusion_is_rejected(diffusion):
+    gen = DiffusionGenerator()
+    value = DriftDiffusion(torch.zeros(2, 2), diffusion)
+    with pytest.raises(ValueError, match="positive semi-definite|>= 0"):
+        gen.step(lambda x, t: value, torch.zeros(2, 2), torch.zeros(2), 0.1)
+
+
+def test_semidefinite_full_diffusion_uses_the_symmetric_root():
+    """A rank-1 Σ (Cholesky fails) still gives N(0, Σ) kicks."""
+    n = 100_000
+    v = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    sigma = torch.outer(v, v).expand(n, 2, 2)
+    noise = torch.randn(n, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    from genmatch.generators.diffusion import diffusion_kick
+
+    kick = diffusion_kick(sigma, noise)
+    torch.testing.assert_close(torch.cov(kick.T), sigma[0], atol=0.05, rtol=0)
+    # every kick lies on the line spanned by v
+    cross = kick[:, 0] * v[1] - kick[:, 1] * v[0]
+    assert float(cross.abs().max()) < 1e-10
