@@ -27,6 +27,24 @@ def constant_beta(beta: float) -> BetaFn:
     return lambda t: torch.full_like(t, beta)
 
 
+def reverse_sde_beta(schedule: AbstractSchedule) -> BetaFn:
+    """``β_t = sqrt(2 σ_t² α̇_t/α_t − 2 σ_t σ̇_t)``: the noise level of the reverse-time SDE.
+
+    Every affine schedule is the flow-time form of a forward SDE ``dX = a X dr + g dW``
+    (:mod:`genmatch.paths.forward_sde`) with ``k̇ a = α̇/α`` and ``k̇ g² = d(σ²)/dt − 2 σ² α̇/α``;
+    ``β_t² = −k̇ g²`` makes eq. 10.15 the time reversal of that forward process — the SDE
+    that DDPM discretizes. Singular where ``α_t = 0`` (``t = 0`` for CondOT, Cosine).
+    """
+
+    def beta(t: Tensor) -> Tensor:
+        s = schedule(t)
+        return torch.sqrt(
+            (2 * s.sigma_t**2 * s.d_alpha_t / s.alpha_t - 2 * s.sigma_t * s.d_sigma_t).clamp_min(0)
+        )
+
+    return beta
+
+
 def score_from_velocity(schedule: AbstractSchedule) -> ScoreFn:
     """The marginal score of an affine Gaussian path from its marginal velocity.
 
@@ -68,9 +86,10 @@ class Langevin(AbstractGenerator):
     score: ScoreFn
 
     def __post_init__(self) -> None:
-        b = self.beta(torch.linspace(0, 1, 11, dtype=torch.float64))
+        # β may be singular at the ends (the reverse-SDE β at α_t = 0): check the interior.
+        b = self.beta(torch.linspace(0, 1, 21, dtype=torch.float64)[1:-1])
         if bool((b < 0).any()) or not bool(torch.isfinite(b).all()):
-            raise ValueError("β_t must be finite and >= 0 on [0, 1]")
+            raise ValueError("β_t must be finite and >= 0 on (0, 1)")
         object.__setattr__(self, "parametrization", self.base.parametrization)
         object.__setattr__(self, "divergence", self.base.divergence)
 

@@ -7,6 +7,14 @@ from genmatch.paths.base import (
     AbstractInterpolantPath,
     PathSample,
 )
+from genmatch.paths.forward_sde import (
+    VESDE,
+    VPSDE,
+    AbstractForwardSDE,
+    AbstractTimeMap,
+    ForwardSDESchedule,
+    LinearTimeMap,
+)
 from genmatch.paths.kappa import AbstractKappaSchedule, CosineKappa, LinearKappa, PolynomialKappa
 from genmatch.paths.mixture import MixturePath
 from genmatch.paths.schedules import (
@@ -20,6 +28,12 @@ from genmatch.paths.schedules import (
 )
 
 __all__ = [
+    "VESDE",
+    "VPSDE",
+    "AbstractForwardSDE",
+    "AbstractTimeMap",
+    "ForwardSDESchedule",
+    "LinearTimeMap",
     "VE",
     "AbstractConditionalPath",
     "AbstractDensityPath",
