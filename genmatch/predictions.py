@@ -58,9 +58,14 @@ def _nonzero(denominator: Tensor, what: str) -> Tensor:
     return denominator
 
 
-def _to_data_and_eps(
+def to_data_and_epsilon(
     value: Tensor, kind: Prediction, x: Tensor, t: Tensor, s: AbstractSchedule
 ) -> tuple[Tensor, Tensor]:
+    """``(x̂, ε̂)``, the data and noise predictions that ``value`` (a ``kind`` prediction) fixes.
+
+    Shapes:
+        value, x: ``(batch, *event)``; t: ``(batch,)``; returns two ``(batch, *event)``.
+    """
     c = s(t)
     a, sig, da, ds = (_col(v, x) for v in (c.alpha_t, c.sigma_t, c.d_alpha_t, c.d_sigma_t))
     if kind is Prediction.DATA:
@@ -100,7 +105,7 @@ def convert(
         c = schedule(t)
         a, sig, da, ds = (_col(v, x_t) for v in (c.alpha_t, c.sigma_t, c.d_alpha_t, c.d_sigma_t))
         return (da - ds * a / _nonzero(sig, "σ_t")) * value + (ds / sig) * x_t
-    data, eps = _to_data_and_eps(value, source, x_t, t, schedule)
+    data, eps = to_data_and_epsilon(value, source, x_t, t, schedule)
     if target is Prediction.DATA:
         return data
     if target is Prediction.EPSILON:
