@@ -1,6 +1,11 @@
 """Composition of generators: Markov superposition and Langevin additions (GM Prop. 3, §9.7)."""
 
-from genmatch.compose.langevin import Langevin, constant_beta, score_from_velocity
+from genmatch.compose.langevin import (
+    Langevin,
+    constant_beta,
+    reverse_sde_beta,
+    score_from_velocity,
+)
 from genmatch.compose.superposition import (
     ConstantWeights,
     SumDivergence,
@@ -17,5 +22,6 @@ __all__ = [
     "Superposition",
     "SuperpositionParametrization",
     "constant_beta",
+    "reverse_sde_beta",
     "score_from_velocity",
 ]

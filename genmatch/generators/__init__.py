@@ -7,6 +7,7 @@ from genmatch.generators.base import (
     UnsupportedPathError,
 )
 from genmatch.generators.binned_jump import BinnedJumpGenerator, BinnedJumpParametrization, Bins
+from genmatch.generators.denoising import DDIM
 from genmatch.generators.diffusion import (
     DiffusionGenerator,
     DiffusionStructure,
@@ -19,6 +20,7 @@ from genmatch.generators.jump import AtomicJumpMeasure, AtomicJumpParametrizatio
 from genmatch.generators.jump_base import AbstractJumpGenerator, JumpProposal, jump_probability
 
 __all__ = [
+    "DDIM",
     "AbstractGenerator",
     "AbstractJumpGenerator",
     "AtomicJumpMeasure",
