@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from genmatch import RK4, FlowGenerator, TimeGrid, simulate
+from genmatch import RK4, FlowGenerator, simulate
 from genmatch.compose.langevin import reverse_sde_beta
 from genmatch.gaussian import GaussianMarginal
 from genmatch.generators.denoising import DDIM, posterior_std
