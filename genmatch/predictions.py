@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import final
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from genmatch._checks import value_checks_enabled
 from genmatch.paths.schedules import AbstractSchedule
@@ -156,3 +156,53 @@ class PredictionModel:
 
     def velocity(self, x_t: Tensor, t: Tensor) -> Tensor:
         return self(x_t, t, Prediction.VELOCITY)
+
+
+def mse_weight(prediction: Prediction, schedule: AbstractSchedule) -> Callable[[Tensor], Tensor]:
+    """``w(t) = slope(prediction → velocity)⁻²`` for :class:`~genmatch.GeneratorMatchingLoss`.
+
+    With a :class:`VelocityFromPrediction` network, the flow-matching loss weighted by ``w``
+    *is* plain squared error on ``prediction``: for ``EPSILON`` the denoising loss
+    ``|ε̂ − ε|²`` of diffusion models, for ``DATA`` the x₀-regression loss (seed 003 §5.2;
+    GM §10.3). ``w`` vanishes where the slope is infinite (``t = 1`` for VP schedules).
+    """
+
+    def weight(t: Tensor) -> Tensor:
+        return slope(prediction, Prediction.VELOCITY, t, schedule) ** -2
+
+    return weight
+
+
+class VelocityFromPrediction(nn.Module):
+    """A network predicting ``prediction`` seen as a velocity network (head ``"velocity"``).
+
+    It makes any head trainable and sampleable through the flow machinery:
+    :class:`~genmatch.GeneratorMatchingLoss` with :class:`~genmatch.FlowGenerator` (and
+    :func:`mse_weight` to recover the head's own squared error), :func:`genmatch.simulate`
+    for the probability-flow ODE, :class:`~genmatch.compose.Langevin` or
+    :class:`~genmatch.generators.DDIM` for stochastic sampling.
+
+    Args:
+        net: ``(x_t, t) ↦ {head: prediction}``, an ``nn.Module``.
+        head: the name of the head.
+        prediction: what the head predicts.
+        schedule: the affine path's schedule.
+
+    Shapes:
+        x_t: ``(batch, *event)``; t: ``(batch,)``; returns ``{"velocity": (batch, *event)}``.
+    """
+
+    def __init__(
+        self, net: nn.Module, head: str, prediction: Prediction, schedule: AbstractSchedule
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.head = head
+        self.prediction = prediction
+        self.schedule = schedule
+
+    def forward(self, x_t: Tensor, t: Tensor) -> dict[str, Tensor]:
+        value = self.net(x_t, t)[self.head]
+        return {
+            "velocity": convert(value, self.prediction, Prediction.VELOCITY, x_t, t, self.schedule)
+        }

@@ -77,3 +77,29 @@ def test_prediction_model_wraps_a_head(rng):
     )
     torch.testing.assert_close(model.velocity(x, t), truth[Prediction.VELOCITY])
     torch.testing.assert_close(model(x, t, Prediction.SCORE), truth[Prediction.SCORE])
+
+
+@pytest.mark.parametrize("prediction", [Prediction.EPSILON, Prediction.DATA])
+def test_weighted_flow_loss_is_the_heads_own_squared_error(prediction):
+    """ε-prediction trained through the flow-matching loss with ``mse_weight`` is ``|ε̂ − ε|²``."""
+    from genmatch import AffineGaussianPath, EuclideanSpace, FlowGenerator, GeneratorMatchingLoss
+    from genmatch.nn import MLP
+    from genmatch.predictions import VelocityFromPrediction, mse_weight
+
+    schedule = VPLinear()
+    torch.manual_seed(0)
+    inner = MLP(EuclideanSpace(2), {"head": (2,)}, hidden=16).double()
+    net = VelocityFromPrediction(inner, "head", prediction, schedule)
+    path = AffineGaussianPath(schedule)
+    loss_fn = GeneratorMatchingLoss(
+        path, FlowGenerator(), weighting=mse_weight(prediction, schedule)
+    )
+    rng = torch.Generator().manual_seed(1)
+    x_1 = torch.randn(64, 2, generator=rng, dtype=torch.float64)
+    x_0 = torch.randn(64, 2, generator=rng, dtype=torch.float64)
+    t = 0.01 + 0.9 * torch.rand(64, generator=rng, dtype=torch.float64)
+    terms = loss_fn.terms(net, x_1, x_0=x_0, t=t)
+    x_t = terms.sample.x_t
+    truth = x_0 if prediction is Prediction.EPSILON else x_1
+    direct = ((inner(x_t, t)["head"] - truth) ** 2).sum(1)
+    torch.testing.assert_close(terms.per_sample, direct, rtol=1e-9, atol=1e-10)
