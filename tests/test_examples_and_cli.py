@@ -98,3 +98,24 @@ def test_superposition_bench_smoke(tmp_path):
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert len(lines) == 6 and all(line["nfe"] == 4 for line in lines)
     assert "| two_moons | jump+flow (model) |" in proc.stdout
+
+
+def test_diffusion_2d_example(tmp_path):
+    metrics = _load("diffusion_2d").main(
+        ["--steps", "40", "--num-samples", "200", "--nfe", "4", "8", "--out", str(tmp_path)]
+    )
+    assert {p.name for p in tmp_path.iterdir()} >= {
+        "metrics.json",
+        "samples.png",
+        "quality_vs_nfe.png",
+    }
+    assert set(metrics["samplers"]) == {
+        "PF-ODE (β=0)",
+        "Langevin β=0.5",
+        "Langevin β=1",
+        "reverse SDE β_t",
+        "DDIM (η=0)",
+        "DDPM (η=1)",
+    }
+    for scores in metrics["samplers"].values():
+        assert set(scores) == {4, 8} and all(v == v for v in scores.values())  # no NaN
