@@ -58,16 +58,24 @@ def _nonzero(denominator: Tensor, what: str) -> Tensor:
     return denominator
 
 
-def to_data_and_epsilon(
-    value: Tensor, kind: Prediction, x: Tensor, t: Tensor, s: AbstractSchedule
-) -> tuple[Tensor, Tensor]:
-    """``(x̂, ε̂)``, the data and noise predictions that ``value`` (a ``kind`` prediction) fixes.
+def _coefficients(
+    schedule: AbstractSchedule, t: Tensor, like: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``α, σ, α̇, σ̇`` at ``t``, shaped to broadcast against ``like``.
 
-    Shapes:
-        value, x: ``(batch, *event)``; t: ``(batch,)``; returns two ``(batch, *event)``.
+    A shared time (stride-0 ``t``, as :func:`genmatch.simulate` passes) is evaluated once.
     """
-    c = s(t)
-    a, sig, da, ds = (_col(v, x) for v in (c.alpha_t, c.sigma_t, c.d_alpha_t, c.d_sigma_t))
+    shared = t.dim() == 1 and t.shape[0] > 1 and t.stride(0) == 0
+    c = schedule(t[:1] if shared else t)
+    return tuple(  # type: ignore[return-value]
+        _col(v, like) for v in (c.alpha_t, c.sigma_t, c.d_alpha_t, c.d_sigma_t)
+    )
+
+
+def _data_and_eps(
+    value: Tensor, kind: Prediction, x: Tensor, coeffs: tuple[Tensor, Tensor, Tensor, Tensor]
+) -> tuple[Tensor, Tensor]:
+    a, sig, da, ds = coeffs
     if kind is Prediction.DATA:
         return value, (x - a * value) / _nonzero(sig, "σ_t")
     if kind is Prediction.EPSILON:
@@ -77,6 +85,17 @@ def to_data_and_epsilon(
         return (x - sig * eps) / _nonzero(a, "α_t"), eps
     det = _nonzero(a * ds - sig * da, "α σ̇ − σ α̇")
     return (ds * x - sig * value) / det, (a * value - da * x) / det
+
+
+def to_data_and_epsilon(
+    value: Tensor, kind: Prediction, x: Tensor, t: Tensor, s: AbstractSchedule
+) -> tuple[Tensor, Tensor]:
+    """``(x̂, ε̂)``, the data and noise predictions that ``value`` (a ``kind`` prediction) fixes.
+
+    Shapes:
+        value, x: ``(batch, *event)``; t: ``(batch,)``; returns two ``(batch, *event)``.
+    """
+    return _data_and_eps(value, kind, x, _coefficients(s, t, x))
 
 
 def convert(
@@ -101,19 +120,18 @@ def convert(
     """
     if source is target:
         return value
+    coeffs = _coefficients(schedule, t, x_t)
+    a, sig, da, ds = coeffs
     if source is Prediction.DATA and target is Prediction.VELOCITY:
-        c = schedule(t)
-        a, sig, da, ds = (_col(v, x_t) for v in (c.alpha_t, c.sigma_t, c.d_alpha_t, c.d_sigma_t))
         return (da - ds * a / _nonzero(sig, "σ_t")) * value + (ds / sig) * x_t
-    data, eps = to_data_and_epsilon(value, source, x_t, t, schedule)
+    data, eps = _data_and_eps(value, source, x_t, coeffs)
     if target is Prediction.DATA:
         return data
     if target is Prediction.EPSILON:
         return eps
-    c = schedule(t)
     if target is Prediction.SCORE:
-        return -eps / _col(_nonzero(c.sigma_t, "σ_t"), x_t)
-    return _col(c.d_alpha_t, x_t) * data + _col(c.d_sigma_t, x_t) * eps
+        return -eps / _nonzero(sig, "σ_t")
+    return da * data + ds * eps
 
 
 def slope(source: Prediction, target: Prediction, t: Tensor, schedule: AbstractSchedule) -> Tensor:

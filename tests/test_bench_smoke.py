@@ -36,3 +36,21 @@ def test_throughput_quick_prints_json_summary():
         assert math.isfinite(summary[key]) and summary[key] > 0
     assert summary["target"] == 0.95
     assert isinstance(summary["met"], bool)
+
+
+def test_sde_bench_quick_prints_json_summary():
+    script = SCRIPT.parent / "sde.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--quick", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    records = {r["bench"]: r for r in map(json.loads, filter(str.strip, proc.stdout.splitlines()))}
+    assert set(records) == {"sde_langevin", "sde_diffusion", "summary"}
+    for name in ("sde_langevin", "sde_diffusion"):
+        assert math.isfinite(records[name]["ratio"]) and records[name]["ratio"] > 0
+        # same noise in the same order: the hand-written loop and genmatch agree
+        assert records[name]["max_abs_diff"] < 1e-5
+    assert records["summary"]["target"] == 0.95

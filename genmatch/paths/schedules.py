@@ -187,6 +187,15 @@ class VPLinear(AbstractSchedule):
         alpha_t = self.alpha(t)
         return -alpha_t * self.d_alpha(t) / self.sigma(t)
 
+    def __call__(self, t: Tensor) -> ScheduleOutput:
+        # one pass sharing T(1 − t) and α_t among the four quantities
+        s = 1 - t
+        big_t = self._big_t(s)
+        alpha_t = torch.exp(-0.5 * big_t)
+        sigma_t = torch.sqrt(-torch.expm1(-big_t))
+        d_alpha_t = 0.5 * self._beta(s) * alpha_t
+        return ScheduleOutput(alpha_t, sigma_t, d_alpha_t, -alpha_t * d_alpha_t / sigma_t)
+
 
 @final
 @dataclass(frozen=True)
