@@ -18,6 +18,10 @@ from genmatch.generators.diffusion import (
 from genmatch.generators.flow import FlowGenerator, VelocityParametrization
 from genmatch.generators.jump import AtomicJumpMeasure, AtomicJumpParametrization, JumpGenerator
 from genmatch.generators.jump_base import AbstractJumpGenerator, JumpProposal, jump_probability
+from genmatch.generators.riemannian_flow import (
+    RiemannianFlowGenerator,
+    TangentVelocityParametrization,
+)
 
 __all__ = [
     "DDIM",
@@ -41,4 +45,6 @@ __all__ = [
     "TestFunction",
     "UnsupportedPathError",
     "VelocityParametrization",
+    "RiemannianFlowGenerator",
+    "TangentVelocityParametrization",
 ]

@@ -15,6 +15,7 @@ from genmatch.paths.forward_sde import (
     ForwardSDESchedule,
     LinearTimeMap,
 )
+from genmatch.paths.geodesic import GeodesicPath
 from genmatch.paths.kappa import AbstractKappaSchedule, CosineKappa, LinearKappa, PolynomialKappa
 from genmatch.paths.mixture import MixturePath
 from genmatch.paths.schedules import (
@@ -40,6 +41,7 @@ __all__ = [
     "AbstractInterpolantPath",
     "AbstractKappaSchedule",
     "CosineKappa",
+    "GeodesicPath",
     "LinearKappa",
     "MixturePath",
     "PolynomialKappa",

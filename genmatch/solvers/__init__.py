@@ -4,6 +4,23 @@ from genmatch.solvers.base import AbstractODESolver, VelocityFn
 from genmatch.solvers.euler import Euler
 from genmatch.solvers.heun import Heun
 from genmatch.solvers.midpoint import Midpoint
+from genmatch.solvers.riemannian import (
+    AbstractRiemannianSolver,
+    RiemannianEuler,
+    RiemannianMidpoint,
+    RiemannianRK4,
+)
 from genmatch.solvers.rk4 import RK4
 
-__all__ = ["RK4", "AbstractODESolver", "Euler", "Heun", "Midpoint", "VelocityFn"]
+__all__ = [
+    "RK4",
+    "AbstractODESolver",
+    "Euler",
+    "Heun",
+    "Midpoint",
+    "VelocityFn",
+    "AbstractRiemannianSolver",
+    "RiemannianEuler",
+    "RiemannianMidpoint",
+    "RiemannianRK4",
+]

@@ -2,5 +2,6 @@
 
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.spaces.euclidean import EuclideanSpace
+from genmatch.spaces.manifold import ManifoldSpace, TangentVector
 
-__all__ = ["AbstractStateSpace", "EuclideanSpace"]
+__all__ = ["AbstractStateSpace", "EuclideanSpace", "ManifoldSpace", "TangentVector"]

@@ -1,0 +1,153 @@
+"""Riemannian manifolds as state spaces, over geoopt manifolds."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import final
+
+import geoopt
+import torch
+from torch import Tensor
+
+from genmatch._checks import check_finite, check_float_tensor, value_checks_enabled
+from genmatch.spaces.base import AbstractStateSpace
+
+#: Absolute tolerances of the on-manifold and tangency checks, by dtype.
+MANIFOLD_ATOL: dict[torch.dtype, float] = {
+    torch.float16: 1e-2,
+    torch.bfloat16: 1e-2,
+    torch.float32: 1e-4,
+    torch.float64: 1e-9,
+}
+
+
+@final
+@dataclass(frozen=True)
+class TangentVector:
+    """Tangent vectors ``v ∈ T_xM`` with their base points ``x``.
+
+    The value of the Riemannian flow parametrization (GM eq. 9.10): the metric ``⟨·,·⟩_x``
+    of the Bregman divergence depends on ``x``, so the base point travels with the vector.
+
+    Attributes:
+        x: base points, ``(batch, *point_shape)``.
+        v: tangent vectors in ambient coordinates, ``(batch, *point_shape)``.
+    """
+
+    x: Tensor
+    v: Tensor
+
+
+@final
+@dataclass(frozen=True, eq=False)
+class ManifoldSpace(AbstractStateSpace):
+    """A Riemannian manifold ``M`` given by a geoopt manifold; points in ambient coordinates.
+
+    Works with any geoopt manifold (``Sphere``, ``PoincareBall``, ``Lorentz``,
+    ``SymmetricPositiveDefinite``, ``ProductManifold``) and with the compact manifolds of
+    :mod:`genmatch.manifolds` (:class:`~genmatch.manifolds.Hypersphere`,
+    :class:`~genmatch.manifolds.FlatTorus`, :class:`~genmatch.manifolds.SO3`), which add
+    uniform sampling, volumes and geodesic-path densities.
+
+    Args:
+        manifold: the geoopt manifold.
+        event_shape: the shape of one point in ambient coordinates, e.g. ``(3,)`` for ``S²``,
+            ``(3, 3)`` for ``SO(3)``.
+        atol: tolerance of the point and tangency checks, by dtype.
+
+    Shapes:
+        points and tangent vectors: ``(batch, *event_shape)``.
+
+    Example:
+        >>> import torch
+        >>> from genmatch.manifolds import Hypersphere
+        >>> s2 = ManifoldSpace(Hypersphere(3), (3,))
+        >>> s2.check(torch.tensor([[0.0, 0.0, 1.0]]))
+        >>> s2.check(torch.tensor([[0.0, 0.0, 2.0]]))
+        Traceback (most recent call last):
+        ...
+        ValueError: x is not on Hypersphere: |x| != 1 (max deviation 1.00e+00, atol=0.0001)
+    """
+
+    manifold: geoopt.Manifold
+    event_shape: tuple[int, ...]
+    atol: dict[torch.dtype, float] = field(default_factory=lambda: dict(MANIFOLD_ATOL))
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.manifold, geoopt.Manifold):
+            raise TypeError(f"manifold must be a geoopt.Manifold, got {type(self.manifold)}")
+        shape = (
+            (self.event_shape,) if isinstance(self.event_shape, int) else tuple(self.event_shape)
+        )
+        if not shape or not all(isinstance(s, int) and s > 0 for s in shape):
+            raise ValueError(f"event_shape must be positive integers, got {self.event_shape!r}")
+        object.__setattr__(self, "event_shape", shape)
+
+    @property
+    def ambient_dim(self) -> int:
+        """The number of ambient coordinates of a point."""
+        return math.prod(self.event_shape)
+
+    def _name(self) -> str:
+        return type(self.manifold).__name__
+
+    def _check_shape(self, x: object, name: str) -> Tensor:
+        x = check_float_tensor(x, name)
+        if tuple(x.shape[1:]) != self.event_shape:
+            expected = ", ".join(["batch", *map(str, self.event_shape)])
+            raise ValueError(f"{name} must have shape ({expected}), got {tuple(x.shape)}")
+        check_finite(x, name)
+        return x
+
+    def check(self, x: object, name: str = "x") -> None:
+        """Raise unless ``x`` is a batch of points on the manifold (shape, dtype, values)."""
+        x = self._check_shape(x, name)
+        if not value_checks_enabled():
+            return
+        tol = self.atol.get(x.dtype, 1e-4)
+        ok, reason = self.manifold.check_point_on_manifold(x, explain=True, atol=tol, rtol=tol)
+        if not ok:
+            raise ValueError(f"{name} is not on {self._name()}: {reason}")
+
+    def check_tangent(self, x: Tensor, v: object, name: str = "v") -> None:
+        """Raise unless ``v`` is a batch of tangent vectors at the points ``x``."""
+        v = self._check_shape(v, name)
+        if v.shape != x.shape:
+            raise ValueError(f"{name} must have the shape of x {tuple(x.shape)}, got {v.shape}")
+        if not value_checks_enabled():
+            return
+        tol = self.atol.get(v.dtype, 1e-4)
+        ok, reason = self.manifold.check_vector_on_tangent(x, v, explain=True, atol=tol, rtol=tol)
+        if not ok:
+            raise ValueError(f"{name} is not tangent to {self._name()} at x: {reason}")
+
+    def expmap(self, x: Tensor, v: Tensor) -> Tensor:
+        """``exp_x(v)``, then projected onto ``M`` against rounding drift."""
+        return self.manifold.projx(self.manifold.expmap(x, v))
+
+    def logmap(self, x: Tensor, y: Tensor) -> Tensor:
+        """``log_x(y) ∈ T_xM`` (undefined on the cut locus of ``x``)."""
+        return self.manifold.logmap(x, y)
+
+    def proju(self, x: Tensor, v: Tensor) -> Tensor:
+        """Orthogonal projection of an ambient vector onto ``T_xM``."""
+        return self.manifold.proju(x, v)
+
+    def projx(self, x: Tensor) -> Tensor:
+        """A nearby point of ``M`` (geoopt's projection)."""
+        return self.manifold.projx(x)
+
+    def inner(self, x: Tensor, u: Tensor, v: Tensor | None = None) -> Tensor:
+        """``⟨u, v⟩_x``: ``(batch, *event) → (batch,)``."""
+        out = self.manifold.inner(x, u, u if v is None else v)
+        return out.reshape(out.shape[0], -1).sum(1) if out.dim() > 1 else out
+
+    def dist(self, x: Tensor, y: Tensor) -> Tensor:
+        """Geodesic distance ``d(x, y)``: ``(batch,)``."""
+        out = self.manifold.dist(x, y)
+        return out.reshape(out.shape[0], -1)[:, 0] if out.dim() > 1 else out
+
+    def riemannian_gradient(self, x: Tensor, egrad: Tensor) -> Tensor:
+        """The Riemannian gradient from the Euclidean gradient of an ambient extension."""
+        return self.manifold.egrad2rgrad(x, egrad)
