@@ -8,7 +8,7 @@ the conditional generator-matching :class:`loss <GeneratorMatchingLoss>`, the
 """
 
 from genmatch._checks import set_value_checks, value_checks
-from genmatch.compose import ConstantWeights, Superposition
+from genmatch.compose import ConstantWeights, Langevin, Superposition
 from genmatch.couplings import (
     AbstractCoupling,
     CoupledBatch,
@@ -23,12 +23,16 @@ from genmatch.divergences import (
     SquaredEuclidean,
     bregman_from_potential,
 )
+from genmatch.gaussian import GaussianMarginal
 from genmatch.generators import (
+    DDIM,
     AbstractGenerator,
     AbstractJumpGenerator,
     AbstractLinearParametrization,
     BinnedJumpGenerator,
     Bins,
+    DiffusionGenerator,
+    DiffusionStructure,
     FlowGenerator,
     JumpGenerator,
     UnsupportedPathError,
@@ -39,6 +43,8 @@ from genmatch.marginal import ExactMarginal
 from genmatch.nn import MLP, SinusoidalTimeEmbedding
 from genmatch.paths import (
     VE,
+    VESDE,
+    VPSDE,
     AbstractConditionalPath,
     AbstractDensityPath,
     AbstractInterpolantPath,
@@ -48,7 +54,9 @@ from genmatch.paths import (
     CondOT,
     Cosine,
     CosineKappa,
+    ForwardSDESchedule,
     LinearKappa,
+    LinearTimeMap,
     MixturePath,
     PathSample,
     Polynomial,
@@ -56,6 +64,8 @@ from genmatch.paths import (
     ScheduleOutput,
     VPLinear,
 )
+from genmatch.paths.retime import RetimedVelocity
+from genmatch.predictions import Prediction, PredictionModel, VelocityFromPrediction
 from genmatch.simulate import SimulationResult, simulate
 from genmatch.solvers import RK4, AbstractODESolver, Euler, Heun, Midpoint
 from genmatch.sources import AbstractSource, GaussianSource
@@ -66,6 +76,19 @@ from genmatch.train import TrainResult, save_checkpoint, train
 __version__ = "0.1.0"
 
 __all__ = [
+    "DDIM",
+    "DiffusionGenerator",
+    "DiffusionStructure",
+    "Langevin",
+    "GaussianMarginal",
+    "ForwardSDESchedule",
+    "LinearTimeMap",
+    "VESDE",
+    "VPSDE",
+    "RetimedVelocity",
+    "Prediction",
+    "PredictionModel",
+    "VelocityFromPrediction",
     "MLP",
     "RK4",
     "VE",
