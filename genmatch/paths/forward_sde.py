@@ -28,7 +28,7 @@ from typing import final
 import torch
 from torch import Tensor
 
-from genmatch.paths.schedules import AbstractSchedule
+from genmatch.paths.schedules import AbstractSchedule, check_vp_betas, vp_beta, vp_integral
 
 
 class AbstractForwardSDE(abc.ABC):
@@ -76,26 +76,19 @@ class VPSDE(AbstractForwardSDE):
     beta_max: float = 20.0
 
     def __post_init__(self) -> None:
-        if not 0 <= self.beta_min <= self.beta_max or self.beta_max <= 0:
-            raise ValueError(
-                "need 0 <= beta_min <= beta_max, beta_max > 0; "
-                f"got {self.beta_min}, {self.beta_max}"
-            )
-
-    def _integral(self, r: Tensor) -> Tensor:
-        return self.beta_min * r + 0.5 * (self.beta_max - self.beta_min) * r**2
+        check_vp_betas(self.beta_min, self.beta_max)
 
     def drift_rate(self, r: Tensor) -> Tensor:
-        return -0.5 * (self.beta_min + (self.beta_max - self.beta_min) * r)
+        return -0.5 * vp_beta(self.beta_min, self.beta_max, r)
 
     def diffusion(self, r: Tensor) -> Tensor:
-        return torch.sqrt(self.beta_min + (self.beta_max - self.beta_min) * r)
+        return torch.sqrt(vp_beta(self.beta_min, self.beta_max, r))
 
     def alpha(self, r: Tensor) -> Tensor:
-        return torch.exp(-0.5 * self._integral(r))
+        return torch.exp(-0.5 * vp_integral(self.beta_min, self.beta_max, r))
 
     def sigma(self, r: Tensor) -> Tensor:
-        return torch.sqrt(-torch.expm1(-self._integral(r)))
+        return torch.sqrt(-torch.expm1(-vp_integral(self.beta_min, self.beta_max, r)))
 
 
 @final

@@ -144,6 +144,24 @@ class Cosine(AbstractSchedule):
         return -0.5 * math.pi * torch.cos(0.5 * math.pi * (1 - t))
 
 
+def check_vp_betas(beta_min: float, beta_max: float) -> None:
+    """Raise unless ``0 ≤ β_min ≤ β_max`` and ``β_max > 0``."""
+    if not 0 <= beta_min <= beta_max or beta_max <= 0:
+        raise ValueError(
+            f"need 0 <= beta_min <= beta_max, beta_max > 0; got {beta_min}, {beta_max}"
+        )
+
+
+def vp_beta(beta_min: float, beta_max: float, r: Tensor) -> Tensor:
+    """``β(r) = β_min + (β_max − β_min) r``: the VP noise rate in diffusion time."""
+    return beta_min + (beta_max - beta_min) * r
+
+
+def vp_integral(beta_min: float, beta_max: float, r: Tensor) -> Tensor:
+    """``B(r) = ∫_0^r β = β_min r + ½ (β_max − β_min) r²``."""
+    return beta_min * r + 0.5 * (beta_max - beta_min) * r**2
+
+
 @final
 @dataclass(frozen=True)
 class VPLinear(AbstractSchedule):
@@ -161,17 +179,13 @@ class VPLinear(AbstractSchedule):
     beta_max: float = 20.0
 
     def __post_init__(self) -> None:
-        if not 0 <= self.beta_min <= self.beta_max or self.beta_max <= 0:
-            raise ValueError(
-                "need 0 <= beta_min <= beta_max, beta_max > 0; "
-                f"got {self.beta_min}, {self.beta_max}"
-            )
+        check_vp_betas(self.beta_min, self.beta_max)
 
     def _big_t(self, s: Tensor) -> Tensor:
-        return self.beta_min * s + 0.5 * (self.beta_max - self.beta_min) * s**2
+        return vp_integral(self.beta_min, self.beta_max, s)
 
     def _beta(self, s: Tensor) -> Tensor:
-        return self.beta_min + (self.beta_max - self.beta_min) * s
+        return vp_beta(self.beta_min, self.beta_max, s)
 
     def alpha(self, t: Tensor) -> Tensor:
         return torch.exp(-0.5 * self._big_t(1 - t))
