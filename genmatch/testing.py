@@ -16,10 +16,13 @@ from torch import Tensor
 
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.generators.base import AbstractGenerator, TestFunction
+from genmatch.manifold_likelihood import riemannian_divergence
 from genmatch.paths.base import AbstractDensityPath, PathSample
+from genmatch.paths.geodesic import GeodesicPath
 from genmatch.paths.schedules import AbstractSchedule
 from genmatch.solvers.base import AbstractODESolver, VelocityFn
 from genmatch.spaces.base import AbstractStateSpace
+from genmatch.spaces.manifold import ManifoldSpace
 from genmatch.types import State
 
 
@@ -222,3 +225,104 @@ def empirical_order(
             x = solver.step(velocity, x, torch.full(x.shape[:1], i * h, dtype=x.dtype), h)
         errors.append(float((x - exact(1.0)).abs().max()))
     return [math.log2(a / b) for a, b in itertools.pairwise(errors)]
+
+
+def check_manifold_space(space: ManifoldSpace, x: Tensor, y: Tensor, *, atol: float) -> Tensor:
+    """The identities every manifold keeps, checked at the point batches ``x`` and ``y``.
+
+    Points are on the manifold and ``projx`` fixes them; ``proju`` is idempotent and lands in
+    the tangent space; ``exp_x(log_x(y)) = y``; ``log_x(exp_x(v)) = v`` for a tangent ``v``
+    of metric norm 0.1; ``d(x, y) = |log_x(y)|_g``. Pairs ``(x, y)`` must avoid each other's
+    cut locus.
+
+    Args:
+        space: the manifold space under test.
+        x, y: two batches of points, ``(batch, *event)``.
+        atol: absolute tolerance of every identity.
+
+    Returns:
+        ``log_x(y)``, ``(batch, *event)``.
+    """
+    name = type(space.manifold).__name__
+
+    def close(a: Tensor, b: Tensor, what: str) -> None:
+        err = (a - b).abs().max()
+        if not bool(err <= atol):
+            raise AssertionError(f"{name}: {what} violated (max error {float(err):.3e})")
+
+    space.check(x)
+    space.check(y)
+    close(space.projx(x), x, "projx(x) = x on M")
+    noise = torch.randn(x.shape, dtype=x.dtype, generator=torch.Generator().manual_seed(7919))
+    v = space.proju(x, noise)
+    space.check_tangent(x, v)
+    close(space.proju(x, v), v, "proju idempotent")
+    w = space.logmap(x, y)
+    space.check_tangent(x, w)
+    close(space.expmap(x, w), y, "exp_x(log_x(y)) = y")
+    short = 0.1 * v / space.inner(x, v).sqrt().reshape(-1, *[1] * (v.dim() - 1))  # |v|_g = 0.1
+    close(space.logmap(x, space.expmap(x, short)), short, "log_x(exp_x(v)) = v")
+    dist = space.dist(x, y)
+    norm = space.inner(x, w).clamp_min(0).sqrt()
+    close(dist, norm, "d(x, y) = |log_x(y)|_g")
+    return w
+
+
+def check_geodesic_path(
+    path: GeodesicPath, x_0: Tensor, x_1: Tensor, t: Tensor, *, atol: float
+) -> Tensor:
+    """Endpoints, tangency, and closed-form velocity = ``torch.func.jvp`` velocity.
+
+    Checks ``X_0 = x_0`` and ``X_1 = x_1``, that ``X_t`` is on the manifold, and that
+    :meth:`GeodesicPath.conditional_velocity` (with and without ``x_0``) is tangent and equals
+    :meth:`GeodesicPath.autodiff_velocity` at ``t`` (``(batch,)``, inside ``(0, 1)``).
+
+    Returns:
+        The closed-form velocity, ``(batch, *event)``.
+    """
+    space = path.space
+    name = type(space.manifold).__name__
+
+    def close(a: Tensor, b: Tensor, what: str) -> None:
+        err = (a - b).abs().max()
+        if not bool(err <= atol):
+            raise AssertionError(f"{name}: {what} violated (max error {float(err):.3e})")
+
+    close(path.interpolate(x_0, x_1, torch.zeros_like(t)), x_0, "X_0 = x_0")
+    close(path.interpolate(x_0, x_1, torch.ones_like(t)), x_1, "X_1 = x_1")
+    sample = path.sample(x_1, t, x_0=x_0)
+    space.check(sample.x_t)
+    u = path.conditional_velocity(sample)
+    u_z = path.conditional_velocity(PathSample(x_t=sample.x_t, t=t, z=x_1))
+    space.check_tangent(sample.x_t, u)
+    auto = path.autodiff_velocity(x_0, x_1, t)
+    close(u, auto, "closed-form velocity (x_0 given) = jvp velocity")
+    close(u_z, auto, "closed-form velocity u_t(x|x_1) = jvp velocity")
+    return u
+
+
+def manifold_continuity_residual(path: GeodesicPath, x: Tensor, t: Tensor, z: Tensor) -> Tensor:
+    """``∂_t log p_t(x|z) + div_g u_t(x|z) + ⟨u_t(x|z), ∇_g log p_t(x|z)⟩_g`` on a manifold.
+
+    The continuity equation on ``M`` (GM eq. 9.21 with the Riemannian divergence and gradient)
+    divided by ``p``: zero iff the conditional velocity ``u_t(·|z)`` of ``path`` transports
+    its density. Points must lie inside the support of ``p_t(·|z)``.
+
+    Shapes:
+        x, z: ``(batch, *event)``; t: ``(batch,)``; returns ``(batch,)``.
+    """
+    space = path.space
+
+    def velocity(y: Tensor, s: Tensor) -> Tensor:
+        return path.conditional_velocity(PathSample(x_t=y, t=s, z=z))
+
+    div = riemannian_divergence(space, velocity, x, t)
+    with torch.enable_grad():
+        xg = x.detach().requires_grad_(True)
+        log_p = path.log_prob(xg, t, z).sum()
+        if log_p.requires_grad:  # a flat density (torus) does not depend on x
+            (egrad,) = torch.autograd.grad(log_p, xg, allow_unused=True, materialize_grads=True)
+        else:
+            egrad = torch.zeros_like(x)
+    grad_log_p = space.riemannian_gradient(x, egrad)
+    return path.d_log_prob_dt(x, t, z) + div + space.inner(x, velocity(x, t), grad_log_p)

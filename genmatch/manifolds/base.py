@@ -60,9 +60,13 @@ class AbstractCompactManifold(geoopt.Manifold):
         """
 
     @abc.abstractmethod
-    def within_injectivity(self, z: Tensor, w: Tensor) -> Tensor:
-        """Whether ``w ∈ T_zM`` lies strictly inside the domain where ``exp_z`` is injective
-        (the open ball or cube bounded by the cut locus). Returns ``(batch,)`` bool."""
+    def injectivity_excess(self, z: Tensor, w: Tensor) -> Tensor:
+        """How far ``w ∈ T_zM`` lies beyond the domain where ``exp_z`` is injective (the open
+        ball or cube bounded by the cut locus), in metric units: ``< 0`` strictly inside.
+
+        Shapes:
+            z, w: ``(batch, *point_shape)``; returns ``(batch,)``.
+        """
 
     def retr(self, x: Tensor, u: Tensor) -> Tensor:
         return self.expmap(x, u)

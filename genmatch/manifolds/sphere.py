@@ -107,8 +107,8 @@ class Hypersphere(AbstractCompactManifold):
         sq = (w * w).sum(-1)
         return (self.dim - 2) * torch.log(sinc_sq(sq).clamp_min(torch.finfo(w.dtype).tiny))
 
-    def within_injectivity(self, z: Tensor, w: Tensor) -> Tensor:
-        return w.norm(dim=-1) < math.pi
+    def injectivity_excess(self, z: Tensor, w: Tensor) -> Tensor:
+        return w.norm(dim=-1) - math.pi
 
     def _check_point_on_manifold(
         self, x: Tensor, *, atol: float = 1e-5, rtol: float = 1e-5

@@ -92,8 +92,8 @@ class FlatTorus(AbstractCompactManifold):
     def log_exp_jacobian(self, z: Tensor, w: Tensor) -> Tensor:
         return torch.zeros(w.shape[0], dtype=w.dtype, device=w.device)
 
-    def within_injectivity(self, z: Tensor, w: Tensor) -> Tensor:
-        return (w.abs() < math.pi).all(-1)
+    def injectivity_excess(self, z: Tensor, w: Tensor) -> Tensor:
+        return w.abs().amax(-1) - math.pi
 
     def _check_point_on_manifold(
         self, x: Tensor, *, atol: float = 1e-5, rtol: float = 1e-5

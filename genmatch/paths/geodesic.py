@@ -49,14 +49,25 @@ class GeodesicPath(AbstractInterpolantPath, AbstractDensityPath):
     injectivity domain, else ``0``,
 
     with ``θ_z`` the volume distortion of ``exp_z`` and ``n = dim M``. The density is
-    compactly supported (a geodesic ball or cube of radius ``c·π``): ``log_prob`` is ``−inf``
-    outside and, like the Dirac at ``t = 1``, it is singular at ``κ_t = 1``.
+    compactly supported (the geodesic ball or cube of radius ``c·π`` around ``z``) and, like
+    the Dirac at ``t = 1``, singular at ``κ_t = 1``.
+
+    Exact marginal on a finite data set: the posterior ``p(z_i|x) ∝ p_t(x|z_i)``
+    (:class:`~genmatch.marginal.ExactMarginal`) is undefined at a point outside every
+    support. The exact marginal flow never leaves the union of the supports, but a
+    discretised one does (the supports shrink to the data as ``t → 1``). With ``bandwidth``
+    set, ``log_prob`` outside the support is relaxed to
+    ``log p(·) − n log c − ½ (c·e / bandwidth)²``, ``e`` the distance of ``w/c`` beyond the
+    injectivity domain, so a stray point is attributed to the nearest supports; inside the
+    supports (where the exact flow lives) the density is exact. ``None`` (default): ``−inf``.
 
     Args:
         space: the manifold.
         source: the source ``p`` (drawn when ``x_0`` is not given); uniform by default on
             compact manifolds. Densities need a :class:`UniformSource`.
         kappa: the schedule ``κ_t`` (:class:`~genmatch.paths.LinearKappa` by default).
+        bandwidth: relaxation of the support boundary for posteriors (see above), e.g.
+            ``1e-2``; ``None`` for the exact density.
 
     Example:
         >>> import torch
@@ -74,8 +85,11 @@ class GeodesicPath(AbstractInterpolantPath, AbstractDensityPath):
     space: ManifoldSpace
     source: AbstractSource | None = None
     kappa: AbstractKappaSchedule = field(default_factory=LinearKappa)
+    bandwidth: float | None = None
 
     def __post_init__(self) -> None:
+        if self.bandwidth is not None and not self.bandwidth > 0:
+            raise ValueError(f"bandwidth must be > 0 or None, got {self.bandwidth}")
         if not isinstance(self.space, ManifoldSpace):
             raise TypeError(f"GeodesicPath needs a ManifoldSpace, got {type(self.space).__name__}")
         if self.source is None and isinstance(self.space.manifold, AbstractCompactManifold):
@@ -144,12 +158,11 @@ class GeodesicPath(AbstractInterpolantPath, AbstractDensityPath):
         c = 1 - self.kappa.kappa(t)
         w = self.space.logmap(z, x)
         w_0 = w / _bcast(c, w)
-        log_p = (
-            self.source.log_prob(x)
-            + manifold.log_exp_jacobian(z, w_0)
-            - manifold.log_exp_jacobian(z, w)
-            - manifold.intrinsic_dim * torch.log(c)
-        )
-        return torch.where(
-            manifold.within_injectivity(z, w_0), log_p, torch.full_like(log_p, -torch.inf)
-        )
+        base = self.source.log_prob(x) - manifold.intrinsic_dim * torch.log(c)
+        log_p = base + manifold.log_exp_jacobian(z, w_0) - manifold.log_exp_jacobian(z, w)
+        excess = manifold.injectivity_excess(z, w_0)
+        if self.bandwidth is None:
+            outside = torch.full_like(log_p, -torch.inf)
+        else:
+            outside = base - 0.5 * (c * excess / self.bandwidth) ** 2
+        return torch.where(excess < 0, log_p, outside)

@@ -1,0 +1,141 @@
+"""Log-likelihood of Riemannian flows by the instantaneous change of variables on a manifold.
+
+Along ``dX_t = u_t(X_t) dt`` on ``M``, the density with respect to the Riemannian volume obeys
+``d/dt log p_t(X_t) = −div_g u_t(X_t)`` (the continuity equation on ``M``), so
+
+``log p_1(x_1) = log p_0(x_0) − ∫_0^1 div_g u_t(x_t) dt``,
+
+with ``x_t`` the flow run backwards from ``x_1`` by a Riemannian solver. The divergence is the
+Riemannian one, ``div_g u = Σ_i ⟨e_i, ∇_{e_i} u⟩`` over an orthonormal basis of ``T_xM``; for
+a manifold whose metric is induced by its ambient coordinates (sphere, flat torus, ``SO(3)``)
+and a tangent field ``u``, ``div_g u = tr(P_x J_u(x))`` with ``P_x`` the tangent projection
+and ``J_u`` the ambient Jacobian (one ``jvp`` per ambient coordinate). On the Poincaré ball
+(metric ``λ_x² I``) ``div_g u = div u + n ⟨u, ∇ log λ_x⟩``. The time integral uses Simpson's
+rule on each step with the state at the half step, so with :class:`RiemannianRK4` the result
+converges at order 4.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import geoopt
+import torch
+from torch import Tensor
+
+from genmatch.likelihood import LikelihoodResult
+from genmatch.manifolds.base import AbstractCompactManifold
+from genmatch.solvers.riemannian import AbstractRiemannianSolver, RiemannianRK4
+from genmatch.spaces.manifold import ManifoldSpace, TangentVector
+from genmatch.time import TimeGrid
+from genmatch.types import Field
+
+
+def _tangent_field(space: ManifoldSpace, field: Field, t: Tensor) -> Callable[[Tensor], Tensor]:
+    def u(x: Tensor) -> Tensor:
+        v = field(x, t)
+        return space.proju(x, v.v if isinstance(v, TangentVector) else v)
+
+    return u
+
+
+def riemannian_divergence(space: ManifoldSpace, field: Field, x: Tensor, t: Tensor) -> Tensor:
+    """``div_g u_t(x)`` of the tangent field ``P_x field(x, t)`` (see the module docstring).
+
+    Supported: the manifolds of :mod:`genmatch.manifolds`, geoopt's ``Sphere`` and
+    ``Euclidean`` (induced metrics) and ``PoincareBall`` (conformal metric).
+
+    Shapes:
+        x: ``(batch, *event)``; t: ``(batch,)``; returns ``(batch,)``.
+    """
+    manifold = space.manifold
+    u = _tangent_field(space, field, t)
+    n = space.ambient_dim
+    batch = x.shape[0]
+    if isinstance(manifold, (AbstractCompactManifold, geoopt.Sphere, geoopt.Euclidean)):
+        div = torch.zeros(batch, dtype=x.dtype, device=x.device)
+        eye = torch.eye(n, dtype=x.dtype, device=x.device)
+        for j in range(n):
+            e_j = eye[j].reshape(space.event_shape).expand_as(x)
+            du = torch.func.jvp(u, (x,), (space.proju(x, e_j),))[1]
+            div = div + du.reshape(batch, n)[:, j]
+        return div
+    if isinstance(manifold, geoopt.PoincareBall):
+        div = torch.zeros(batch, dtype=x.dtype, device=x.device)
+        eye = torch.eye(n, dtype=x.dtype, device=x.device)
+        for j in range(n):
+            du = torch.func.jvp(u, (x,), (eye[j].expand_as(x),))[1]
+            div = div + du[:, j]
+        c = manifold.c.to(x.dtype)
+        grad_log_lambda = 2 * c * x / (1 - c * (x * x).sum(-1, keepdim=True))
+        return div + n * (u(x) * grad_log_lambda).sum(-1)
+    raise TypeError(f"riemannian_divergence does not support {type(manifold).__name__}")
+
+
+def manifold_log_likelihood(
+    space: ManifoldSpace,
+    velocity: Field,
+    x_1: Tensor,
+    source_log_prob: Callable[[Tensor], Tensor],
+    grid: TimeGrid | int,
+    *,
+    solver: AbstractRiemannianSolver | None = None,
+) -> LikelihoodResult:
+    """``log p_1(x_1)`` (w.r.t. the Riemannian volume) of the flow ``velocity`` from ``p_0``.
+
+    Args:
+        space: the manifold.
+        velocity: ``(x, t) ↦ u_t(x)`` (tensors or :class:`TangentVector`), e.g.
+            ``flow.field(net)`` or an :class:`~genmatch.marginal.ExactMarginal`.
+        x_1: points on ``M``, ``(batch, *event)``.
+        source_log_prob: ``log p_0`` w.r.t. the Riemannian volume, e.g.
+            :meth:`UniformSource.log_prob`.
+        grid: a :class:`TimeGrid` (integrated from its last time back to its first) or a
+            number of uniform steps on ``[0, 1]``.
+        solver: the Riemannian method for the trajectory (``RiemannianRK4`` by default).
+
+    Returns:
+        ``log p(x_1)``, the source points reached, and the number of velocity evaluations
+        (divergence evaluations excluded).
+
+    Example:
+        >>> import torch
+        >>> from genmatch.manifolds import FlatTorus
+        >>> from genmatch.manifold_sources import UniformSource
+        >>> space = ManifoldSpace(FlatTorus(1), (1,))
+        >>> contract = lambda x, t: -0.5 * torch.sin(x)  # moves mass towards 0
+        >>> out = manifold_log_likelihood(
+        ...     space, contract, torch.zeros(1, 1), UniformSource(space).log_prob, 16)
+        >>> round(float(out.log_prob), 4)  # log(e^{1/2} / 2π): density grows by e^{∫ ½ cos 0}
+        -1.3379
+    """
+    if isinstance(grid, int):
+        grid = TimeGrid.uniform(grid)
+    space.check(x_1, "x_1")
+    solver = solver if solver is not None else RiemannianRK4(space)
+    batch = x_1.shape[0]
+
+    def backwards(y: Tensor, tau: Tensor) -> Tensor:
+        v = velocity(y, 1.0 - tau)
+        return -(v.v if isinstance(v, TangentVector) else v)
+
+    def div_at(y: Tensor, t: float) -> Tensor:
+        tt = torch.full((batch,), t, dtype=x_1.dtype, device=x_1.device)
+        with torch.no_grad():
+            return riemannian_divergence(space, velocity, y, tt)
+
+    rev = list(reversed(grid.times))
+    x, integral = x_1, torch.zeros(batch, dtype=x_1.dtype, device=x_1.device)
+    div_x = div_at(x, rev[0])
+    with torch.no_grad():
+        for i in range(grid.steps):
+            h = rev[i] - rev[i + 1]
+            tau = torch.full((batch,), 1.0 - rev[i], dtype=x_1.dtype, device=x_1.device)
+            x_mid = solver.step(backwards, x, tau, 0.5 * h)
+            x = solver.step(backwards, x, tau, h)
+            div_next = div_at(x, rev[i + 1])
+            integral = integral + (h / 6) * (div_x + 4 * div_at(x_mid, rev[i] - 0.5 * h) + div_next)
+            div_x = div_next
+    return LikelihoodResult(
+        log_prob=source_log_prob(x) - integral, x_0=x, nfe=2 * grid.steps * solver.stages
+    )

@@ -1,0 +1,119 @@
+"""Every manifold through the same identities, in float64 over several seeds."""
+
+import math
+
+import geoopt
+import pytest
+import torch
+
+from genmatch.manifold_sources import UniformSource, WrappedNormalSource
+from genmatch.manifolds import SO3, FlatTorus, Hypersphere
+from genmatch.paths import GeodesicPath
+from genmatch.spaces import ManifoldSpace
+from genmatch.testing import check_geodesic_path, check_manifold_space
+
+F64 = torch.float64
+
+
+def _uniform(space):
+    src = UniformSource(space)
+    return lambda n, g: src.sample(n, generator=g, dtype=F64)
+
+
+def _wrapped(space, mean, std=0.7):
+    src = WrappedNormalSource(space, mean.to(F64), std)
+    return lambda n, g: src.sample(n, generator=g, dtype=F64)
+
+
+def _product_sampler(n, g):
+    s = Hypersphere(3).random_uniform_points(n, generator=g, dtype=F64)
+    return torch.cat([s, FlatTorus(2).random_uniform_points(n, generator=g, dtype=F64)], 1)
+
+
+def _cases():
+    """(id, space, sampler, atol). geoopt's Lorentz clamps tiny norms in expmap (≈1e-8)."""
+    cases = []
+    for name, manifold, shape in [
+        ("circle", Hypersphere(2), (2,)),
+        ("S2", Hypersphere(3), (3,)),
+        ("S4", Hypersphere(5), (5,)),
+        ("T1", FlatTorus(1), (1,)),
+        ("T2", FlatTorus(2), (2,)),
+        ("SO3", SO3(), (3, 3)),
+    ]:
+        space = ManifoldSpace(manifold, shape)
+        cases.append((name, space, _uniform(space), 1e-9))
+    poincare = ManifoldSpace(geoopt.PoincareBall().to(F64), (2,))
+    cases.append(("poincare", poincare, _wrapped(poincare, torch.zeros(2)), 1e-9))
+    lorentz = ManifoldSpace(geoopt.Lorentz().to(F64), (3,))
+    cases.append(("lorentz", lorentz, _wrapped(lorentz, torch.tensor([1.0, 0, 0])), 1e-6))
+    spd = ManifoldSpace(geoopt.SymmetricPositiveDefinite(), (2, 2))
+    cases.append(("spd", spd, _wrapped(spd, torch.eye(2)), 1e-9))
+    product = geoopt.ProductManifold((Hypersphere(3), 3), (FlatTorus(2), 2))
+    cases.append(("S2xT2", ManifoldSpace(product, (5,)), _product_sampler, 1e-9))
+    return cases
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("name,space,sampler,atol", CASES, ids=[c[0] for c in CASES])
+def test_manifold_identities(name, space, sampler, atol, seed):
+    g = torch.Generator().manual_seed(seed)
+    x, y = sampler(64, g), sampler(64, g)
+    w = check_manifold_space(space, x, y, atol=atol)
+    assert bool((space.dist(x, y) > 0).all())  # distinct points: log is not trivially zero
+    assert w.abs().max() > 0.1
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("name,space,sampler,atol", CASES, ids=[c[0] for c in CASES])
+def test_geodesic_path_contract(name, space, sampler, atol, seed):
+    g = torch.Generator().manual_seed(seed)
+    x_0, x_1 = sampler(64, g), sampler(64, g)
+    t = torch.rand(64, generator=g, dtype=F64).clamp(0.01, 0.99)
+    path = GeodesicPath(space)
+    u = check_geodesic_path(path, x_0, x_1, t, atol=max(atol, 1e-8) * 100)
+    # the speed is constant along a geodesic with κ_t = t: |u| = d(x_0, x_1)
+    speed = space.inner(path.sample(x_1, t, x_0=x_0).x_t, u).sqrt()
+    assert torch.allclose(speed, space.dist(x_0, x_1), atol=1e-6)
+
+
+@pytest.mark.parametrize("name,space,sampler,atol", CASES[:6], ids=[c[0] for c in CASES[:6]])
+def test_uniform_samples_have_uniform_moments(name, space, sampler, atol):
+    # E[x] = 0 for the uniform law on the sphere, the torus angles and SO(3) (Haar)
+    x = sampler(20_000, torch.Generator().manual_seed(0))
+    assert x.mean(0).abs().max() < 0.05
+
+
+def test_sphere_near_antipode_is_exact():
+    s2 = ManifoldSpace(Hypersphere(3), (3,))
+    x = torch.tensor([[0.0, 0.0, 1.0]], dtype=F64)
+    v = torch.tensor([[math.pi - 1e-6, 0.0, 0.0]], dtype=F64)
+    y = s2.expmap(x, v)
+    assert torch.allclose(s2.logmap(x, y), v, atol=1e-8)
+    # the exact antipode is the cut locus: log returns the zero vector (a null set)
+    assert torch.equal(s2.logmap(x, -x), torch.zeros_like(x))
+
+
+def test_torus_cut_locus_picks_minus_pi():
+    t1 = ManifoldSpace(FlatTorus(1), (1,))
+    x = torch.tensor([[0.0]], dtype=F64)
+    assert torch.allclose(t1.logmap(x, torch.tensor([[math.pi]], dtype=F64)), -x - math.pi)
+
+
+def test_so3_log_at_angle_pi_round_trips():
+    so3 = SO3()
+    axes = torch.nn.functional.normalize(torch.randn(16, 3, dtype=F64), dim=1)
+    for angle in (math.pi, math.pi - 1e-3, math.pi - 2e-2):
+        r = so3.expmap(torch.eye(3, dtype=F64).expand(16, 3, 3), so3_hat(axes * angle))
+        eye = torch.eye(3, dtype=F64).expand(16, 3, 3)
+        assert torch.allclose(so3.expmap(eye, so3.logmap(eye, r)), r, atol=1e-9)
+        assert torch.allclose(so3.dist(eye, r) / math.sqrt(2), torch.full((16,), angle, dtype=F64))
+
+
+def so3_hat(omega):
+    from genmatch.manifolds import hat
+
+    return hat(omega)

@@ -1,0 +1,97 @@
+"""Riemannian solvers: empirical order against exact flows on S² and SO(3), simulation."""
+
+import math
+
+import pytest
+import torch
+
+from genmatch.generators import RiemannianFlowGenerator
+from genmatch.manifold_sources import UniformSource
+from genmatch.manifolds import SO3, FlatTorus, Hypersphere, hat, so3_exp
+from genmatch.simulate import simulate
+from genmatch.solvers import RiemannianEuler, RiemannianMidpoint, RiemannianRK4
+from genmatch.spaces import ManifoldSpace
+from genmatch.testing import empirical_order
+
+F64 = torch.float64
+SOLVERS = [RiemannianEuler, RiemannianMidpoint, RiemannianRK4]
+W = torch.tensor([0.3, -0.5, 0.8], dtype=F64)
+W2 = torch.tensor([-0.7, 0.2, 0.4], dtype=F64)
+
+
+def _a(t):
+    return 1 + t  # angular speed; its integral is A(t) = t + t²/2
+
+
+def _big_a(t):
+    return t + t * t / 2
+
+
+@pytest.mark.parametrize("solver_cls", SOLVERS)
+def test_order_on_s2_rotation(solver_cls):
+    # u_t(x) = a(t) ω × x rotates about ω: small circles, not geodesics
+    space = ManifoldSpace(Hypersphere(3), (3,))
+    x_0 = UniformSource(space).sample(8, generator=torch.Generator().manual_seed(0), dtype=F64)
+
+    def velocity(x, t):
+        return _a(t)[:, None] * torch.linalg.cross(W.expand_as(x), x)
+
+    def exact(t):
+        return x_0 @ so3_exp(W * _big_a(t)).T
+
+    solver = solver_cls(space)
+    orders = empirical_order(solver, velocity, x_0, exact, [8, 16, 32, 64])
+    assert min(orders) > solver.order - 0.15
+    assert max(orders) < solver.order + 0.3
+
+
+@pytest.mark.parametrize("solver_cls", SOLVERS)
+def test_order_on_so3_two_sided_rotation(solver_cls):
+    # dR/dt = a(t) ([ω₁]R + R[ω₂]): exact R(t) = exp(A[ω₁]) R₀ exp(A[ω₂]), not a geodesic
+    space = ManifoldSpace(SO3(), (3, 3))
+    r_0 = UniformSource(space).sample(4, generator=torch.Generator().manual_seed(1), dtype=F64)
+
+    def velocity(r, t):
+        return _a(t)[:, None, None] * (hat(W) @ r + r @ hat(W2))
+
+    def exact(t):
+        return so3_exp(W * _big_a(t)) @ r_0 @ so3_exp(W2 * _big_a(t))
+
+    solver = solver_cls(space)
+    orders = empirical_order(solver, velocity, r_0, exact, [8, 16, 32, 64])
+    assert min(orders) > solver.order - 0.15
+
+
+def test_simulate_stays_on_manifold_and_is_exact_for_a_geodesic_flow():
+    # on T² a constant velocity is a geodesic flow: every method is exact
+    space = ManifoldSpace(FlatTorus(2), (2,))
+    x_0 = UniformSource(space).sample(16, generator=torch.Generator().manual_seed(2), dtype=F64)
+    v = torch.tensor([[2.5, -4.0]], dtype=F64)
+    for solver in (RiemannianEuler(space), RiemannianRK4(space)):
+        flow = RiemannianFlowGenerator(space, solver=solver)
+        out = simulate(flow, lambda x, t: v.expand_as(x), x_0, 7, space=space)
+        space.check(out.x)
+        assert torch.allclose(out.x, space.expmap(x_0, v.expand_as(x_0)), atol=1e-12)
+        assert out.nfe == 7 * solver.stages
+
+
+def test_rk4_simulation_on_s2_matches_rotation():
+    space = ManifoldSpace(Hypersphere(3), (3,))
+    flow = RiemannianFlowGenerator(space, solver=RiemannianRK4(space))
+    x_0 = UniformSource(space).sample(8, generator=torch.Generator().manual_seed(4), dtype=F64)
+    out = simulate(
+        flow,
+        lambda x, t: math.pi * torch.linalg.cross(W.expand_as(x), x),
+        x_0,
+        32,
+        return_trajectory=True,
+    )
+    for x in out.trajectory:
+        space.check(x)
+    assert torch.allclose(out.x, x_0 @ so3_exp(math.pi * W).T, atol=2e-6)  # RK4, h = 1/32
+
+
+def test_generator_rejects_solver_on_another_space():
+    a, b = ManifoldSpace(Hypersphere(3), (3,)), ManifoldSpace(Hypersphere(3), (3,))
+    with pytest.raises(ValueError, match="same space|generator's space"):
+        RiemannianFlowGenerator(a, solver=RiemannianRK4(b))
