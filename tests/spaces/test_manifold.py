@@ -1,0 +1,99 @@
+"""ManifoldSpace validation: off-manifold points and non-tangent vectors raise clear errors."""
+
+import math
+
+import geoopt
+import pytest
+import torch
+
+from genmatch._checks import value_checks
+from genmatch.manifolds import SO3, FlatTorus, Hypersphere
+from genmatch.spaces import ManifoldSpace
+from genmatch.testing import check_state_space
+
+F64 = torch.float64
+
+
+def test_sphere_points():
+    s2 = ManifoldSpace(Hypersphere(3), (3,))
+    good = torch.nn.functional.normalize(torch.randn(5, 3, dtype=F64), dim=1)
+    check_state_space(
+        s2,
+        good,
+        [
+            2 * good,  # off the sphere
+            good[:, :2],  # wrong shape
+            good.long(),  # integer dtype
+            torch.full((5, 3), math.nan, dtype=F64),
+            good.tolist(),
+        ],
+    )
+    with pytest.raises(ValueError, match=r"not on Hypersphere: \|x\| != 1"):
+        s2.check(1.01 * good, "x_0")
+
+
+def test_so3_points_and_reflections():
+    space = ManifoldSpace(SO3(), (3, 3))
+    eye = torch.eye(3, dtype=F64).expand(4, 3, 3)
+    space.check(eye)
+    with pytest.raises(ValueError, match="RᵀR != I"):
+        space.check(1.1 * eye)
+    with pytest.raises(ValueError, match="reflection"):
+        space.check(torch.diag(torch.tensor([1.0, 1.0, -1.0], dtype=F64)).expand(4, 3, 3))
+
+
+def test_torus_points_must_be_wrapped():
+    space = ManifoldSpace(FlatTorus(2), (2,))
+    space.check(torch.tensor([[-math.pi, 3.0]], dtype=F64))
+    with pytest.raises(ValueError, match="wrap them"):
+        space.check(torch.tensor([[0.0, 4.0]], dtype=F64))
+
+
+@pytest.mark.parametrize(
+    "space,x,bad",
+    [
+        (
+            ManifoldSpace(Hypersphere(3), (3,)),
+            torch.tensor([[0.0, 0, 1]]),
+            torch.tensor([[0, 0, 1.0]]),
+        ),
+        (ManifoldSpace(SO3(), (3, 3)), torch.eye(3)[None], torch.eye(3)[None]),
+        (
+            ManifoldSpace(geoopt.Lorentz(), (3,)),
+            torch.tensor([[1.0, 0, 0]]),
+            torch.tensor([[1.0, 0, 0]]),
+        ),
+    ],
+)
+def test_non_tangent_vectors_raise(space, x, bad):
+    with pytest.raises(ValueError, match="not tangent"):
+        space.check_tangent(x, bad)
+    space.check_tangent(x, space.proju(x, bad + 0.3))
+    with pytest.raises(ValueError, match="shape"):
+        space.check_tangent(x, bad[:, :1])
+
+
+def test_value_checks_can_be_switched_off():
+    s2 = ManifoldSpace(Hypersphere(3), (3,))
+    with value_checks(False):
+        s2.check(torch.full((2, 3), 5.0))  # values are not read
+    with pytest.raises(ValueError, match="shape"), value_checks(False):
+        s2.check(torch.ones(2, 4))
+
+
+def test_constructor_errors():
+    with pytest.raises(TypeError, match="geoopt.Manifold"):
+        ManifoldSpace(object(), (3,))
+    with pytest.raises(ValueError, match="event_shape"):
+        ManifoldSpace(Hypersphere(3), (0,))
+    with pytest.raises(ValueError, match=">= 2"):
+        Hypersphere(1)
+    with pytest.raises(ValueError, match=">= 1"):
+        FlatTorus(0)
+
+
+def test_poincare_boundary():
+    space = ManifoldSpace(geoopt.PoincareBall(), (2,))
+    space.check(torch.tensor([[0.3, 0.4]]))
+    with pytest.raises(ValueError, match="not on PoincareBall"):
+        space.check(torch.tensor([[0.9, 0.9]]))
