@@ -17,6 +17,8 @@ Both draw their noise from one seeded generator in the same order, so each pair 
 same samples (``max_abs_diff`` reports the largest difference). Timing, interleaving and the
 JSON records are those of ``bench/throughput.py``: ``ratio = median(genmatch)/median(raw)``
 steps per second, target ``>= 0.95``. genmatch runs with its default value checks on.
+Like ``throughput.py`` it pins glibc's malloc thresholds (``PINNED_MALLOC``) so the
+allocator treats both loops alike.
 
 Usage::
 
@@ -39,7 +41,16 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from throughput import MAX_SPREAD, TARGET, _loadavg, _timed, compare, emit, interleaved  # noqa: E402
+from throughput import (  # noqa: E402
+    MAX_SPREAD,
+    TARGET,
+    _loadavg,
+    _timed,
+    compare,
+    emit,
+    interleaved,
+    pin_allocator,
+)
 
 import genmatch as gm  # noqa: E402
 from genmatch.compose import Langevin, constant_beta, score_from_velocity  # noqa: E402
@@ -151,6 +162,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    pin_allocator(argv)
     args = parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
