@@ -117,3 +117,27 @@ def so3_hat(omega):
     from genmatch.manifolds import hat
 
     return hat(omega)
+
+
+TOL = {torch.float32: 2e-5, torch.float64: 1e-12}
+
+
+@pytest.mark.parametrize("name,space,sampler,atol", CASES[:6], ids=[c[0] for c in CASES[:6]])
+def test_round_trip_in_both_dtypes(name, space, sampler, atol, dtype):
+    x = sampler(64, torch.Generator().manual_seed(5)).to(dtype)
+    y = sampler(64, torch.Generator().manual_seed(6)).to(dtype)
+    scale = 1 + space.dist(x, y).max()
+    err = (space.expmap(x, space.logmap(x, y)) - y).abs().max()
+    assert err < 50 * TOL[dtype] * scale
+
+
+@pytest.mark.parametrize("dtype_", [torch.float32, torch.float64])
+def test_sphere_log_is_accurate_for_close_points(dtype_):
+    # |log_x(y)| = d for d down to 1e-6 (an acos-based distance saturates near 1e-2 in f32)
+    s2 = ManifoldSpace(Hypersphere(3), (3,))
+    x = torch.tensor([[1.0, 0.0, 0.0]], dtype=dtype_).expand(4, 3)
+    d = torch.tensor([1e-6, 1e-4, 1e-2, 1.0], dtype=dtype_)
+    y = torch.stack([d.cos(), d.sin(), torch.zeros_like(d)], 1)
+    assert torch.allclose(
+        s2.logmap(x, y).norm(dim=1), d, rtol=1e-5 if dtype_ == torch.float32 else 1e-12
+    )
