@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--num-samples", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0, help="network initialisation and draws")
     parser.add_argument("--quick", action="store_true", help="a few steps, for smoke tests")
     args = parser.parse_args(argv)
     if args.quick:
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(json.dumps(record))
 
     def fresh_net() -> MLP:
-        torch.manual_seed(0)
+        torch.manual_seed(args.seed)
         return MLP(EuclideanSpace(3), {"velocity": (3,)}, hidden=128, depth=3)
 
     # -- training ---------------------------------------------------------------------------
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         steps=args.steps,
         batch_size=args.batch_size,
         lr=2e-3,
+        seed=args.seed,
     )
     emit(
         {
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     fm_path = GeodesicProbPath(scheduler=CondOTScheduler(), manifold=Sphere())
     net_fm = fresh_net()
     opt = torch.optim.Adam(net_fm.parameters(), lr=2e-3)
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(args.seed)
     losses = []
     tic = time.perf_counter()
     for _ in range(args.steps):

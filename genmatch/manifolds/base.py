@@ -68,6 +68,14 @@ class AbstractCompactManifold(geoopt.Manifold):
             z, w: ``(batch, *point_shape)``; returns ``(batch,)``.
         """
 
+    def dlogmap(self, x: Tensor, y: Tensor, k: Tensor) -> Tensor:
+        """``(d log_x)_y [k]``: the derivative of ``y ↦ log_x(y)`` along ``k ∈ T_yM``.
+
+        The default differentiates :meth:`logmap` with ``torch.func.jvp``; manifolds override
+        it with a closed form (used by the Riemannian solvers).
+        """
+        return torch.func.jvp(lambda p: self.logmap(x, p), (y,), (k,))[1]
+
     def retr(self, x: Tensor, u: Tensor) -> Tensor:
         return self.expmap(x, u)
 
@@ -92,6 +100,14 @@ def one_minus_cos_sq(theta_sq: Tensor) -> Tensor:
     return torch.where(
         small, 0.5 - theta_sq / 24 + theta_sq**2 / 720, (1 - torch.cos(safe.sqrt())) / safe
     )
+
+
+def dtheta_over_sin(theta: Tensor) -> Tensor:
+    """``(sin θ − θ cos θ) / sin³ θ`` for ``θ ∈ [0, π)``, smooth at 0 (Taylor series)."""
+    small = theta < 1e-3
+    safe = torch.where(small, torch.ones_like(theta), theta)
+    exact = (torch.sin(safe) - safe * torch.cos(safe)) / torch.sin(safe) ** 3
+    return torch.where(small, 1 / 3 + 2 * theta**2 / 15, exact)
 
 
 def theta_over_sin(theta: Tensor) -> Tensor:

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from genmatch.manifolds.base import (
     AbstractCompactManifold,
+    dtheta_over_sin,
     one_minus_cos_sq,
     sinc_sq,
     theta_over_sin,
@@ -85,6 +86,14 @@ class Hypersphere(AbstractCompactManifold):
         perp = y - cos * x
         theta = torch.atan2(perp.norm(dim=-1, keepdim=True), cos)
         return theta_over_sin(theta) * perp
+
+    def dlogmap(self, x: Tensor, y: Tensor, k: Tensor) -> Tensor:
+        # log_x(y) = f(θ)(y − cos θ x), f = θ/sin θ, d cos θ = ⟨x, k⟩, dθ = −⟨x, k⟩/sin θ
+        cos = (x * y).sum(-1, keepdim=True)
+        perp = y - cos * x
+        theta = torch.atan2(perp.norm(dim=-1, keepdim=True), cos)
+        xk = (x * k).sum(-1, keepdim=True)
+        return theta_over_sin(theta) * (k - xk * x) - xk * dtheta_over_sin(theta) * perp
 
     def dist(self, x: Tensor, y: Tensor, *, keepdim: bool = False) -> Tensor:
         cos = (x * y).sum(-1, keepdim=True)

@@ -75,6 +75,9 @@ class FlatTorus(AbstractCompactManifold):
     def logmap(self, x: Tensor, y: Tensor) -> Tensor:
         return wrap(y - x)
 
+    def dlogmap(self, x: Tensor, y: Tensor, k: Tensor) -> Tensor:
+        return k
+
     def dist(self, x: Tensor, y: Tensor, *, keepdim: bool = False) -> Tensor:
         return wrap(y - x).norm(dim=-1, keepdim=keepdim)
 

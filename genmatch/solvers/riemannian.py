@@ -5,7 +5,8 @@ Each step solves ``dx/dt = u_t(x)`` in normal coordinates at the current point `
 vector space ``T_xM`` to which a classical Runge–Kutta method applies with its full order;
 the step ends with ``x_{t+h} = exp_x(y_{t+h})``. Stage points are ``exp_x(y)``, stage
 velocities are projected onto the tangent space and pulled back to ``T_xM`` by the
-differential of ``log_x`` (``torch.func.jvp``, exact). Geodesic Euler needs no pull-back.
+differential of ``log_x`` (closed form on the sphere and the torus, ``torch.func.jvp``
+otherwise; exact either way). Geodesic Euler needs no pull-back.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import ClassVar, final
 import torch
 from torch import Tensor
 
+from genmatch.manifolds.base import AbstractCompactManifold
 from genmatch.solvers.base import AbstractODESolver, VelocityFn, shift_time
 from genmatch.spaces.manifold import ManifoldSpace, TangentVector
 
@@ -38,6 +40,8 @@ class AbstractRiemannianSolver(AbstractODESolver):
     def pull_back(self, x: Tensor, y: Tensor, k: Tensor) -> Tensor:
         """``(d log_x)_y [k]`` for ``k ∈ T_yM``: a stage velocity in normal coordinates at x."""
         manifold = self.space.manifold
+        if isinstance(manifold, AbstractCompactManifold):  # closed forms where known
+            return manifold.dlogmap(x, y, k)
         return torch.func.jvp(lambda p: manifold.logmap(x, p), (y,), (k,))[1]
 
     def stage(self, velocity: VelocityFn, x: Tensor, w: Tensor, s: Tensor) -> Tensor:

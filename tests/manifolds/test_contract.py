@@ -141,3 +141,16 @@ def test_sphere_log_is_accurate_for_close_points(dtype_):
     assert torch.allclose(
         s2.logmap(x, y).norm(dim=1), d, rtol=1e-5 if dtype_ == torch.float32 else 1e-12
     )
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("name,space,sampler,atol", CASES[:6], ids=[c[0] for c in CASES[:6]])
+def test_closed_form_dlogmap_equals_jvp(name, space, sampler, atol, seed):
+    g = torch.Generator().manual_seed(seed)
+    m = space.manifold
+    x, y = sampler(32, g), sampler(32, g)
+    near = space.expmap(x, 1e-3 * space.proju(x, torch.randn(x.shape, generator=g, dtype=F64)))
+    for p in (y, near):
+        k = space.proju(p, torch.randn(x.shape, generator=g, dtype=F64))
+        auto = torch.func.jvp(lambda q: m.logmap(x, q), (p,), (k,))[1]
+        assert torch.allclose(m.dlogmap(x, p, k), auto, atol=1e-9)
