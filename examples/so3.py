@@ -1,6 +1,6 @@
 """A Riemannian flow on the rotation group SO(3).
 
-Run:  python examples/so3.py [--steps 3000] [--out outputs/so3]
+Run:  python examples/so3.py [--steps 8000] [--out outputs/so3]
 
 Data: rotations concentrated (wrapped normal, 0.15 rad) around the 12 rotations of the
 tetrahedral group — a multimodal law on SO(3) with the symmetry of a molecule's orientations.
@@ -76,7 +76,7 @@ def far_fraction(r: Tensor, angle: float = 0.6) -> float:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=3000, help="training steps")
+    parser.add_argument("--steps", type=int, default=8000, help="training steps")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--num-samples", type=int, default=1000)
     parser.add_argument("--sample-steps", type=int, default=16, help="RK4 steps")
