@@ -1,6 +1,6 @@
 """A Riemannian flow on the sphere S² trained on a mixture of von Mises–Fisher clusters.
 
-Run:  python examples/sphere.py [--steps 3000] [--out outputs/sphere]
+Run:  python examples/sphere.py [--steps 8000] [--out outputs/sphere]
 
 Geodesic conditional path from the uniform source, tangent-projected MLP velocity on ambient
 coordinates, metric-norm loss, sampling with the Riemannian RK4 solver. Prints the geodesic
@@ -70,7 +70,7 @@ def lon_lat(x: Tensor) -> tuple[Tensor, Tensor]:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=3000, help="training steps")
+    parser.add_argument("--steps", type=int, default=8000, help="training steps")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--num-samples", type=int, default=2000)
     parser.add_argument("--sample-steps", type=int, default=16, help="RK4 steps")

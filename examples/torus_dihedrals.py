@@ -1,6 +1,6 @@
 """Backbone dihedral angles (φ, ψ) of real proteins as data on the flat torus T².
 
-Run:  python examples/torus_dihedrals.py [--steps 4000] [--out outputs/torus_dihedrals]
+Run:  python examples/torus_dihedrals.py [--steps 15000] [--out outputs/torus_dihedrals]
 
 The structures are the PDB files shipped with the ``mdanalysistests`` package, parsed with
 gemmi; φ_i = dihedral(C_{i−1}, N_i, CA_i, C_i) and ψ_i = dihedral(N_i, CA_i, C_i, N_{i+1}) are
@@ -112,7 +112,7 @@ class PeriodicMLP(nn.Module):
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4000, help="training steps")
+    parser.add_argument("--steps", type=int, default=15000, help="training steps")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--sample-steps", type=int, default=16, help="RK4 steps")
     parser.add_argument("--out", default="outputs/torus_dihedrals")
