@@ -25,7 +25,8 @@ from torch import Tensor
 
 from genmatch.likelihood import LikelihoodResult
 from genmatch.manifolds.base import AbstractCompactManifold
-from genmatch.solvers.riemannian import AbstractRiemannianSolver, RiemannianRK4
+from genmatch.solvers.riemannian_base import AbstractRiemannianSolver
+from genmatch.solvers.riemannian_rk4 import RiemannianRK4
 from genmatch.spaces.manifold import ManifoldSpace, TangentVector
 from genmatch.time import TimeGrid
 from genmatch.types import Field

@@ -16,7 +16,8 @@ from genmatch.generators.base import (
     TestFunction,
 )
 from genmatch.paths.base import AbstractConditionalPath, AbstractInterpolantPath, PathSample
-from genmatch.solvers.riemannian import AbstractRiemannianSolver, RiemannianEuler
+from genmatch.solvers.riemannian_base import AbstractRiemannianSolver
+from genmatch.solvers.riemannian_euler import RiemannianEuler
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.spaces.manifold import ManifoldSpace, TangentVector
 from genmatch.types import Field, HeadShapes, RawHeads

@@ -1,0 +1,47 @@
+"""Fixed-step ODE methods on Riemannian manifolds, stepping through the exponential map.
+
+Each step solves ``dx/dt = u_t(x)`` in normal coordinates at the current point ``x``: with
+``y = log_x(x(s))`` the ODE reads ``dy/ds = (d log_x)_{x(s)} u_s(x(s))``, a smooth ODE on the
+vector space ``T_xM`` to which a classical Runge–Kutta method applies with its full order;
+the step ends with ``x_{t+h} = exp_x(y_{t+h})``. Stage points are ``exp_x(y)``, stage
+velocities are projected onto the tangent space and pulled back to ``T_xM`` by the
+differential of ``log_x`` (closed form on the sphere and the torus, ``torch.func.jvp``
+otherwise; exact either way). Geodesic Euler needs no pull-back.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from genmatch.manifolds.base import AbstractCompactManifold
+from genmatch.solvers.base import AbstractODESolver, VelocityFn
+from genmatch.spaces.manifold import ManifoldSpace, TangentVector
+
+
+class AbstractRiemannianSolver(AbstractODESolver):
+    """A Riemannian fixed-step method on ``space`` (see the module docstring).
+
+    The velocity may return tensors or :class:`~genmatch.spaces.TangentVector` values; they
+    are projected onto the tangent space before use. ``order`` is the classical order of the
+    Runge–Kutta method, kept on the manifold.
+    """
+
+    space: ManifoldSpace
+
+    def tangent(self, velocity: VelocityFn, y: Tensor, s: Tensor) -> Tensor:
+        """``P_y u_s(y)``: the velocity at ``y`` projected onto ``T_yM``."""
+        v = velocity(y, s)
+        return self.space.proju(y, v.v if isinstance(v, TangentVector) else v)
+
+    def pull_back(self, x: Tensor, y: Tensor, k: Tensor) -> Tensor:
+        """``(d log_x)_y [k]`` for ``k ∈ T_yM``: a stage velocity in normal coordinates at x."""
+        manifold = self.space.manifold
+        if isinstance(manifold, AbstractCompactManifold):  # closed forms where known
+            return manifold.dlogmap(x, y, k)
+        return torch.func.jvp(lambda p: manifold.logmap(x, p), (y,), (k,))[1]
+
+    def stage(self, velocity: VelocityFn, x: Tensor, w: Tensor, s: Tensor) -> Tensor:
+        """The pulled-back velocity at the stage point ``exp_x(w)`` and time ``s``."""
+        y = self.space.expmap(x, w)
+        return self.pull_back(x, y, self.tangent(velocity, y, s))
