@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from flow_matching.utils import ModelWrapper
     from flow_matching.utils.manifolds import Sphere
 
-    from genmatch.divergences import AmbientSquaredNorm
+    from genmatch.divergences.riemannian import AmbientSquaredNorm
     from genmatch.generators import RiemannianFlowGenerator
     from genmatch.loss import GeneratorMatchingLoss
     from genmatch.manifold_metrics import geodesic_mmd

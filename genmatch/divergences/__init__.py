@@ -3,7 +3,6 @@
 from genmatch.divergences.base import AbstractBregmanDivergence, bregman_from_potential
 from genmatch.divergences.generalized_kl import GeneralizedKL
 from genmatch.divergences.kl import KLDivergence
-from genmatch.divergences.riemannian import AmbientSquaredNorm, RiemannianSquaredNorm
 from genmatch.divergences.squared_euclidean import SquaredEuclidean
 
 __all__ = [
@@ -12,6 +11,4 @@ __all__ = [
     "KLDivergence",
     "SquaredEuclidean",
     "bregman_from_potential",
-    "AmbientSquaredNorm",
-    "RiemannianSquaredNorm",
 ]

@@ -69,9 +69,11 @@ class RiemannianFlowGenerator(AbstractGenerator):
 
     Conditional target: the path's conditional velocity (e.g.
     :class:`~genmatch.paths.GeodesicPath`), as a :class:`~genmatch.spaces.TangentVector`.
-    Default divergence: the metric norm :class:`~genmatch.divergences.RiemannianSquaredNorm`
-    (pass :class:`~genmatch.divergences.AmbientSquaredNorm` for the plain MSE). Simulation:
-    a Riemannian solver stepping through the exponential map (geodesic Euler by default).
+    Default divergence: the metric norm
+    :class:`~genmatch.divergences.riemannian.RiemannianSquaredNorm` (pass
+    :class:`~genmatch.divergences.riemannian.AmbientSquaredNorm` for the plain MSE).
+    Simulation: a Riemannian solver stepping through the exponential map (geodesic Euler by
+    default).
 
     Args:
         space: the manifold.

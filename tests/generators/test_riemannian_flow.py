@@ -4,7 +4,7 @@ import geoopt
 import pytest
 import torch
 
-from genmatch.divergences import AmbientSquaredNorm, RiemannianSquaredNorm
+from genmatch.divergences.riemannian import AmbientSquaredNorm, RiemannianSquaredNorm
 from genmatch.generators import RiemannianFlowGenerator
 from genmatch.loss import GeneratorMatchingLoss
 from genmatch.manifold_metrics import geodesic_distances, geodesic_mmd
