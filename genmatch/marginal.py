@@ -62,7 +62,7 @@ class ExactMarginal:
             raise TypeError(
                 f"ExactMarginal needs a path with a density, got {type(self.path).__name__}"
             )
-        check_float_tensor(self.data, "data")
+        _check_points(self.data, "data")
         if self.data.dim() < 2 or self.data.shape[0] == 0:
             raise ValueError(f"data must be (N, *event) with N >= 1, got {tuple(self.data.shape)}")
         if not 0.0 < self.t_max <= 1.0:
@@ -72,11 +72,14 @@ class ExactMarginal:
         """``p_{Z|t}(z_i|x)``: ``x (batch, *event)``, ``t (batch,)`` → ``(batch, N)``."""
         x_rep, t_rep, z_rep = pair_up(x, t.clamp(max=self.t_max), self.data)
         log_p = self.path.log_prob(x_rep, t_rep, z_rep).reshape(x.shape[0], -1)
-        return torch.softmax(log_p, dim=1)
+        # a point no datum can reach (possible after a discretised step, e.g. two positions of
+        # a sequence jumping towards different data) gets uniform weights rather than NaN
+        impossible = torch.isneginf(log_p).all(1, keepdim=True)
+        return torch.softmax(torch.where(impossible, 0.0, log_p), dim=1)
 
     def __call__(self, x: Tensor, t: Tensor) -> ParamValue:
         """``F_t(x)`` for a batch: ``x (batch, *event)``, ``t (batch,)``."""
-        check_float_tensor(x, "x")
+        _check_points(x, "x")
         check_like(x, self.data, "x", "data")
         if tuple(x.shape[1:]) != tuple(self.data.shape[1:]):
             raise ValueError(
@@ -99,6 +102,13 @@ class ExactMarginal:
             else t.clamp(max=self.t_max)
         )
         return self.generator.marginal_target(self.path, x, t, self.data, self.posterior(x, t))
+
+
+def _check_points(x: Tensor, name: str) -> None:
+    """Floating points (Euclidean, manifolds) are checked as such; token sequences (int64) pass."""
+    if isinstance(x, Tensor) and x.dtype == torch.int64:
+        return
+    check_float_tensor(x, name)
 
 
 def _concat(parts: list[ParamValue]) -> ParamValue:

@@ -22,6 +22,7 @@ from genmatch.paths.geodesic import GeodesicPath
 from genmatch.paths.schedules import AbstractSchedule
 from genmatch.solvers.base import AbstractODESolver, VelocityFn
 from genmatch.spaces.base import AbstractStateSpace
+from genmatch.spaces.discrete import DiscreteSpace
 from genmatch.spaces.manifold import ManifoldSpace
 from genmatch.types import State
 
@@ -326,3 +327,37 @@ def manifold_continuity_residual(path: GeodesicPath, x: Tensor, t: Tensor, z: Te
             egrad = torch.zeros_like(x)
     grad_log_p = space.riemannian_gradient(x, egrad)
     return path.d_log_prob_dt(x, t, z) + div + space.inner(x, velocity(x, t), grad_log_p)
+
+
+def ctmc_generator_matrix(space: DiscreteSpace, rates: Tensor) -> Tensor:
+    """The generator matrix ``Q[x, y]`` of factorized rates given at every point of ``space``.
+
+    ``rates[n, i, s]`` is the rate at which position ``i`` of the ``n``-th point of
+    ``space.enumerate()`` jumps to token ``s``; ``Q`` has these off the diagonal and
+    ``−Σ_y Q[x, y]`` on it, so ``d/dt p_t = p_t Q_t`` is the Kolmogorov forward equation.
+
+    Shapes:
+        rates: ``(S^L, L, S)``; returns ``(S^L, S^L)``.
+    """
+    points = space.enumerate().to(rates.device)
+    n, length, s = rates.shape
+    if n != points.shape[0]:
+        raise ValueError(f"need rates at all {points.shape[0]} points, got {n}")
+    off = rates * (1 - torch.nn.functional.one_hot(points, s).to(rates.dtype))
+    q = torch.zeros(n, n, dtype=rates.dtype, device=rates.device)
+    for i in range(length):
+        target = points.clone()[:, None, :].expand(n, s, length).clone()
+        target[:, :, i] = torch.arange(s, device=rates.device)
+        cols = space.index(target.reshape(-1, length)).reshape(n, s)
+        q.scatter_add_(1, cols, off[:, i, :])
+    return q - torch.diag(q.sum(1))
+
+
+def check_rate_matrix(q: Tensor, *, atol: float = 1e-10) -> None:
+    """Assert ``q`` is a CTMC generator matrix: off-diagonal ``≥ 0``, rows summing to 0."""
+    off = q - torch.diag(torch.diagonal(q))
+    if bool((off < -atol).any()):
+        raise AssertionError(f"negative off-diagonal rate {float(off.min()):.3g}")
+    rows = q.sum(1).abs().max()
+    if float(rows) > atol * max(1.0, float(q.abs().max())):
+        raise AssertionError(f"rows of the generator must sum to 0, max |sum| = {float(rows):.3g}")

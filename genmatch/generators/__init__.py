@@ -7,6 +7,17 @@ from genmatch.generators.base import (
     UnsupportedPathError,
 )
 from genmatch.generators.binned_jump import BinnedJumpGenerator, BinnedJumpParametrization, Bins
+from genmatch.generators.ctmc import (
+    CTMCGenerator,
+    CTMCHead,
+    JumpMethod,
+    PosteriorKL,
+    PosteriorParametrization,
+    PosteriorValue,
+    RateParametrization,
+    posterior_to_rates,
+    rates_to_posterior,
+)
 from genmatch.generators.denoising import DDIM
 from genmatch.generators.diffusion import (
     DiffusionGenerator,
@@ -24,6 +35,15 @@ from genmatch.generators.riemannian_flow import (
 )
 
 __all__ = [
+    "CTMCGenerator",
+    "CTMCHead",
+    "JumpMethod",
+    "PosteriorKL",
+    "PosteriorParametrization",
+    "PosteriorValue",
+    "RateParametrization",
+    "posterior_to_rates",
+    "rates_to_posterior",
     "DDIM",
     "AbstractGenerator",
     "AbstractJumpGenerator",

@@ -7,6 +7,7 @@ from genmatch.paths.base import (
     AbstractInterpolantPath,
     PathSample,
 )
+from genmatch.paths.factorized_mixture import FactorizedMixturePath
 from genmatch.paths.forward_sde import (
     VESDE,
     VPSDE,
@@ -29,6 +30,7 @@ from genmatch.paths.schedules import (
 )
 
 __all__ = [
+    "FactorizedMixturePath",
     "VESDE",
     "VPSDE",
     "AbstractForwardSDE",

@@ -1,0 +1,314 @@
+"""Continuous-time Markov chains on token sequences (GM eq. 9.8–9.9), factorized by position.
+
+A CTMC on ``S = {0..S−1}^L`` whose jumps change one position at a time has generator
+
+``L_t f(x) = Σ_i Σ_{y ≠ x_i} u_t^i(y|x) [f(x^{i→y}) − f(x)]``,
+
+with non-negative rates ``u_t^i(y|x)`` (the diagonal is ``−Σ_{y≠x_i} u^i(y|x)``, so rows of
+the generator matrix sum to 0, eq. 9.8). Its linear parametrization is
+``K f(x) = [f(x^{i→y}) − f(x)]_{i,y}`` with the Euclidean inner product (eq. 9.9).
+
+Two heads parametrize the rates:
+
+- ``CTMCHead.RATE``: the rates themselves, ``(batch, L, S)``, through softplus; trained with
+  the generalized KL (the Bregman divergence of ``Σ u log u − u``).
+- ``CTMCHead.POSTERIOR``: logits of ``p_{1|t}(·|x)`` per position (x₁-prediction); for the
+  mixture path the rates are ``u^i(y|x) = λ_t p^i_{1|t}(y|x)`` (``y ≠ x_i``) with
+  ``λ_t = κ̇_t/(1 − κ_t)``; trained with the KL / cross-entropy of the probabilities.
+
+:func:`posterior_to_rates` and :func:`rates_to_posterior` convert between the two.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import final
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from genmatch._checks import value_checks_enabled
+from genmatch.divergences.base import AbstractBregmanDivergence
+from genmatch.divergences.generalized_kl import GeneralizedKL
+from genmatch.divergences.kl import KLDivergence
+from genmatch.generators.base import AbstractGenerator, AbstractLinearParametrization, TestFunction
+from genmatch.paths.base import AbstractConditionalPath, PathSample
+from genmatch.paths.factorized_mixture import FactorizedMixturePath
+from genmatch.paths.kappa import AbstractKappaSchedule
+from genmatch.spaces.base import AbstractStateSpace
+from genmatch.spaces.discrete import DiscreteSpace
+from genmatch.types import Field, HeadShapes, ParamValue, RawHeads
+
+
+class CTMCHead(enum.Enum):
+    """What the network of a :class:`CTMCGenerator` outputs (module docstring)."""
+
+    RATE = "rate"
+    POSTERIOR = "posterior"
+
+
+class JumpMethod(enum.Enum):
+    """How a step draws jumps from the rates over ``[t, t + h]``.
+
+    - ``EXPONENTIAL``: each position jumps with probability ``1 − exp(−h λ_i)``,
+      ``λ_i = Σ_y u^i(y)``, to ``y ∝ u^i(y)`` (Euler with the exact per-position probability);
+      for the posterior head, the exact survival ``(1 − κ_{t+h})/(1 − κ_t)`` replaces
+      ``exp(−h λ_t)``, which makes the last step to ``t = 1`` draw every position from the
+      posterior, without dividing by zero.
+    - ``TAU_LEAPING``: every (position, token) clock fires ``Poisson(h u^i(y))`` times; a
+      position with exactly one firing token jumps to it, one with several keeps its token.
+    """
+
+    EXPONENTIAL = "exponential"
+    TAU_LEAPING = "tau_leaping"
+
+
+@final
+@dataclass(frozen=True)
+class PosteriorValue:
+    """The posterior head's value: probabilities ``(batch, L, S)`` and ``λ_t`` ``(batch,)``."""
+
+    probs: Tensor
+    intensity: Tensor
+
+
+def neighbour_differences(f: TestFunction, x: Tensor, num_states: int) -> Tensor:
+    """``K f(x) = [f(x^{i→y}) − f(x)]_{i,y}``, ``(batch, L, S)`` (zero where ``y = x_i``).
+
+    Evaluates ``f`` on the ``batch·L·S`` single-site changes of ``x`` (small spaces, tests).
+    """
+    b, length = x.shape
+    y = x[:, None, None, :].expand(b, length, num_states, length).clone()
+    pos = torch.arange(length, device=x.device)
+    y[:, pos, :, pos] = torch.arange(num_states, device=x.device).expand(length, b, -1)
+    values = f(y.reshape(-1, length)).reshape(b, length, num_states)
+    return values - f(x)[:, None, None]
+
+
+def _off_current(x: Tensor, num_states: int, like: Tensor) -> Tensor:
+    return 1 - F.one_hot(x, num_states).to(like.dtype)
+
+
+@final
+@dataclass(frozen=True)
+class RateParametrization(AbstractLinearParametrization):
+    """``Ω_x``: non-negative rates off the current token (eq. 9.8); head ``"rate"`` ``(L, S)``."""
+
+    space: DiscreteSpace
+
+    def head_shapes(self, space: AbstractStateSpace) -> HeadShapes:
+        return {"rate": (self.space.length, self.space.num_states)}
+
+    def constrain(self, raw: RawHeads, x_t: Tensor, t: Tensor) -> Tensor:
+        return F.softplus(raw["rate"]) * _off_current(x_t, self.space.num_states, raw["rate"])
+
+    def test_operator(self, f: TestFunction, x_t: Tensor) -> Tensor:
+        return neighbour_differences(f, x_t, self.space.num_states)
+
+    def inner(self, a: Tensor, b: Tensor, x_t: Tensor) -> Tensor:
+        return (a * b).sum((1, 2))
+
+
+@final
+@dataclass(frozen=True, eq=False)
+class PosteriorParametrization(AbstractLinearParametrization):
+    """``u^i(y|x) = λ_t p^i(y|x)``: probabilities on the simplex; head ``"logits"`` ``(L, S)``."""
+
+    space: DiscreteSpace
+    kappa: AbstractKappaSchedule
+
+    def head_shapes(self, space: AbstractStateSpace) -> HeadShapes:
+        return {"logits": (self.space.length, self.space.num_states)}
+
+    def constrain(self, raw: RawHeads, x_t: Tensor, t: Tensor) -> PosteriorValue:
+        return PosteriorValue(raw["logits"].softmax(-1), self.kappa.intensity(t))
+
+    def test_operator(self, f: TestFunction, x_t: Tensor) -> Tensor:
+        return neighbour_differences(f, x_t, self.space.num_states)
+
+    def inner(self, a: Tensor, b: PosteriorValue, x_t: Tensor) -> Tensor:
+        return b.intensity * (a * b.probs).sum((1, 2))
+
+    def scale(self, value: PosteriorValue, factor: Tensor) -> PosteriorValue:
+        return PosteriorValue(value.probs, factor * value.intensity)
+
+    def posterior_mean(self, values: PosteriorValue, weights: Tensor) -> PosteriorValue:
+        b, n = weights.shape
+        probs = values.probs.reshape(b, n, *values.probs.shape[1:])
+        mean = (weights[:, :, None, None] * probs).sum(1)
+        return PosteriorValue(mean, values.intensity.reshape(b, n)[:, 0])
+
+
+@final
+@dataclass(frozen=True)
+class PosteriorKL(AbstractBregmanDivergence):
+    """KL between the posterior probabilities (cross-entropy up to a constant), summed over
+    positions; the Bregman divergence of ``Σ p log p`` on the simplex."""
+
+    def phi(self, a: PosteriorValue) -> Tensor:  # type: ignore[override]
+        return KLDivergence().phi(a.probs)
+
+    def __call__(self, a: PosteriorValue, b: PosteriorValue) -> Tensor:  # type: ignore[override]
+        return KLDivergence()(a.probs, b.probs)
+
+    def generic(self, a: PosteriorValue, b: PosteriorValue) -> Tensor:  # type: ignore[override]
+        return KLDivergence().generic(a.probs, b.probs)
+
+
+def posterior_to_rates(value: PosteriorValue, x: Tensor) -> Tensor:
+    """``u^i(y|x) = λ_t p^i(y|x)`` for ``y ≠ x_i``, 0 at ``x_i``: ``(batch, L, S)``."""
+    rates = value.intensity[:, None, None] * value.probs
+    return rates * _off_current(x, value.probs.shape[-1], rates)
+
+
+def rates_to_posterior(rates: Tensor, x: Tensor, intensity: Tensor) -> PosteriorValue:
+    """Inverse of :func:`posterior_to_rates`: ``p(y) = u(y)/λ_t``, ``p(x_i) = 1 − Σ_{y≠x_i} p(y)``.
+
+    Raises ``ValueError`` (value checks on) when the rates leave no mass for ``x_i``
+    (``Σ_y u^i(y) > λ_t``): such rates are not of the mixture path's form.
+    """
+    off = rates * _off_current(x, rates.shape[-1], rates) / intensity[:, None, None]
+    stay = 1 - off.sum(-1, keepdim=True)
+    if value_checks_enabled() and bool((stay < -1e-6).any()):
+        raise ValueError("rates exceed the intensity λ_t: no posterior gives them")
+    probs = off + stay.clamp_min(0) * F.one_hot(x, rates.shape[-1]).to(rates.dtype)
+    return PosteriorValue(probs, intensity)
+
+
+def _categorical(weights: Tensor, generator: torch.Generator | None) -> Tensor:
+    """One draw per row of non-negative ``weights`` ``(..., S)`` by inverse CDF (rows may be 0)."""
+    cdf = weights.cumsum(-1)
+    u = torch.rand(cdf.shape[:-1] + (1,), generator=generator, dtype=cdf.dtype, device=cdf.device)
+    idx = torch.searchsorted(cdf, u * cdf[..., -1:], right=True)
+    return idx[..., 0].clamp_max(weights.shape[-1] - 1)
+
+
+def jump_from_rates(
+    rates: Tensor,
+    x: Tensor,
+    h: float | Tensor,
+    method: JumpMethod,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Draw the jumps of a factorized CTMC over a step of length ``h`` (see :class:`JumpMethod`).
+
+    Shapes:
+        rates: ``(batch, L, S)``, non-negative, zero at the current tokens; x: ``(batch, L)``;
+        h: a float or ``(batch,)``; returns ``(batch, L)``.
+    """
+    if value_checks_enabled() and bool((rates < 0).any()):
+        raise ValueError(f"negative rates (minimum {float(rates.min()):.3g}): rates must be >= 0")
+    h_ = h[:, None] if isinstance(h, Tensor) else h
+    if method is JumpMethod.TAU_LEAPING:
+        scaled = (h_[..., None] if isinstance(h_, Tensor) else h_) * rates
+        fired = torch.poisson(scaled, generator=generator) > 0
+        single = fired.sum(-1) == 1
+        return torch.where(single, fired.to(torch.uint8).argmax(-1), x)
+    p_jump = -torch.expm1(-h_ * rates.sum(-1))
+    u = torch.rand(x.shape, generator=generator, dtype=rates.dtype, device=x.device)
+    return torch.where(u < p_jump, _categorical(rates, generator), x)
+
+
+@final
+@dataclass(frozen=True, eq=False)
+class CTMCGenerator(AbstractGenerator):
+    """A factorized CTMC on a :class:`~genmatch.spaces.DiscreteSpace` (GM eq. 9.8–9.9).
+
+    Conditional target for :class:`~genmatch.paths.FactorizedMixturePath`: position ``i`` moves
+    to ``z_i`` at rate ``λ_t = κ̇_t/(1 − κ_t)`` (rate head), i.e. the posterior ``δ_{z_i}``
+    (posterior head). Simulation: :class:`JumpMethod`.
+
+    Args:
+        space: the discrete space.
+        kappa: the mixture path's schedule; required by the posterior head (its ``λ_t`` and
+            exact survival), checked against the path.
+        head: :class:`CTMCHead`; the posterior head by default.
+        method: how steps draw jumps.
+        temperature: sampling temperature of the posterior head (``p ∝ p^{1/T}``); 1 keeps
+            the model's distribution. Training ignores it.
+        divergence: the loss's Bregman divergence; generalized KL (rate head) or
+            :class:`PosteriorKL` (posterior head) by default.
+    """
+
+    space: DiscreteSpace
+    kappa: AbstractKappaSchedule | None = None
+    head: CTMCHead = CTMCHead.POSTERIOR
+    method: JumpMethod = JumpMethod.EXPONENTIAL
+    temperature: float = 1.0
+    divergence: AbstractBregmanDivergence = field(default=None)  # type: ignore[assignment]
+    parametrization: AbstractLinearParametrization = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if self.head is CTMCHead.POSTERIOR:
+            if self.kappa is None:
+                raise ValueError("the posterior head needs the mixture path's kappa schedule")
+            param: AbstractLinearParametrization = PosteriorParametrization(self.space, self.kappa)
+            default: AbstractBregmanDivergence = PosteriorKL()
+        else:
+            param, default = RateParametrization(self.space), GeneralizedKL()
+        object.__setattr__(self, "parametrization", param)
+        if self.divergence is None:
+            object.__setattr__(self, "divergence", default)
+
+    def conditional_target(self, path: AbstractConditionalPath, sample: PathSample) -> ParamValue:
+        if not isinstance(path, FactorizedMixturePath):
+            raise self.unsupported(path, "FactorizedMixturePath")
+        if self.kappa is not None and path.kappa != self.kappa:
+            raise ValueError(f"the path's kappa {path.kappa} differs from {self.kappa}")
+        z, x, t = sample.z, sample.x_t, sample.t
+        one_hot = F.one_hot(z, self.space.num_states).to(t.dtype)
+        intensity = path.kappa.intensity(t)
+        if self.head is CTMCHead.POSTERIOR:
+            return PosteriorValue(one_hot, intensity)
+        return intensity[:, None, None] * one_hot * _off_current(x, self.space.num_states, one_hot)
+
+    def rates(self, value: ParamValue, x: Tensor) -> Tensor:
+        """The jump rates ``(batch, L, S)`` of a value of either head."""
+        return posterior_to_rates(value, x) if isinstance(value, PosteriorValue) else value
+
+    def step(
+        self,
+        field: Field,
+        x: Tensor,
+        t: Tensor,
+        h: float,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        value = field(x, t)
+        if not isinstance(value, PosteriorValue):
+            return jump_from_rates(value, x, h, self.method, generator)
+        return self.posterior_step(value, x, t, h, generator=generator)
+
+    def posterior_step(
+        self,
+        value: PosteriorValue,
+        x: Tensor,
+        t: Tensor,
+        h: float,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """The posterior head's step: each position is redrawn from ``p`` at the mixture
+        path's exact integrated intensity (``EXPONENTIAL``), or by Poisson clocks on it."""
+        assert self.kappa is not None
+        probs = value.probs
+        if self.temperature != 1.0:
+            probs = probs ** (1 / self.temperature)
+            probs = probs / probs.sum(-1, keepdim=True)
+        survival = self.kappa.survival(t, (t + h).clamp(max=1.0))[:, None]
+        draw = _categorical(probs, generator)
+        if self.method is JumpMethod.EXPONENTIAL:
+            u = torch.rand(x.shape, generator=generator, dtype=probs.dtype, device=x.device)
+            return torch.where(u < 1 - survival, draw, x)
+        integrated = -torch.log(survival)  # ∫ λ over the step; inf at the last step
+        rates = probs * _off_current(x, self.space.num_states, probs)
+        finite = torch.isfinite(integrated)
+        leaped = jump_from_rates(
+            rates, x, torch.where(finite, integrated, 0.0)[:, 0], self.method, generator
+        )
+        return torch.where(finite, leaped, draw)
