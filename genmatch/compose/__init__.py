@@ -1,11 +1,13 @@
 """Composition of generators: Markov superposition and Langevin additions (GM Prop. 3, §9.7)."""
 
+from genmatch.compose.corrector import Corrected, MixtureCorrector
 from genmatch.compose.langevin import (
     Langevin,
     constant_beta,
     reverse_sde_beta,
     score_from_velocity,
 )
+from genmatch.compose.metropolis import MetropolisHastings, constant_rate
 from genmatch.compose.superposition import (
     ConstantWeights,
     SumDivergence,
@@ -15,6 +17,10 @@ from genmatch.compose.superposition import (
 )
 
 __all__ = [
+    "Corrected",
+    "MetropolisHastings",
+    "MixtureCorrector",
+    "constant_rate",
     "ConstantWeights",
     "Langevin",
     "SumDivergence",
