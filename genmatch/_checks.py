@@ -80,6 +80,12 @@ def check_like(x: Tensor, ref: Tensor, name: str, ref_name: str) -> None:
         raise TypeError(f"{name} has dtype {x.dtype} but {ref_name} has dtype {ref.dtype}")
 
 
+def time_dtype(ref: Tensor) -> torch.dtype:
+    """The dtype of times for points ``ref``: theirs when floating, else torch's default
+    (token sequences are int64, their times float)."""
+    return ref.dtype if ref.is_floating_point() else torch.get_default_dtype()
+
+
 def as_time(t: Tensor | float, batch: int, ref: Tensor, name: str = "t") -> Tensor:
     """Validate times and broadcast them to ``(batch,)``.
 
@@ -92,14 +98,18 @@ def as_time(t: Tensor | float, batch: int, ref: Tensor, name: str = "t") -> Tens
     Returns:
         ``(batch,)`` tensor of times with ``ref``'s dtype and device.
     """
+    dtype = time_dtype(ref)
     if not isinstance(t, Tensor):
         if isinstance(t, bool) or not isinstance(t, (int, float)):
             raise TypeError(f"{name} must be a float or a tensor, got {type(t).__name__}")
         if not 0.0 <= float(t) <= 1.0:
             raise ValueError(f"{name} must lie in [0, 1], got {t}")
-        return torch.full((batch,), float(t), dtype=ref.dtype, device=ref.device)
+        return torch.full((batch,), float(t), dtype=dtype, device=ref.device)
     check_float_tensor(t, name)
-    check_like(t, ref, name, "x")
+    if t.device != ref.device:
+        raise ValueError(f"{name} is on {t.device} but x is on {ref.device}")
+    if t.dtype != dtype:
+        raise TypeError(f"{name} has dtype {t.dtype} but x needs times of dtype {dtype}")
     if t.dim() == 0:
         t = t.expand(batch)
     elif t.shape != (batch,):

@@ -9,7 +9,7 @@ from typing import final
 import torch
 from torch import Tensor
 
-from genmatch._checks import as_time, check_like
+from genmatch._checks import as_time, check_like, time_dtype
 from genmatch.couplings import AbstractCoupling, IndependentCoupling
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.generators.base import AbstractGenerator
@@ -129,7 +129,9 @@ class GeneratorMatchingLoss:
                 f"{type(self.coupling).__name__} needs x_0 or a source to pair with x_1"
             )
         if t is None:
-            t = self.time_sampler.sample(n, dtype=x_1.dtype, device=x_1.device, generator=generator)
+            t = self.time_sampler.sample(
+                n, dtype=time_dtype(x_1), device=x_1.device, generator=generator
+            )
         else:
             t = as_time(t, n, x_1)
         sample = self.path.sample(x_1, t, x_0=x_0, generator=generator)

@@ -29,4 +29,7 @@ class GeneralizedKL(AbstractBregmanDivergence):
         return _sum_event(torch.xlogy(a, a) - a)
 
     def __call__(self, a: Tensor, b: Tensor) -> Tensor:
-        return _sum_event(torch.xlogy(a, a) - torch.xlogy(a, b) - a + b)
+        # where a = 0 the a log b term is 0; b is replaced there so that its gradient is 0
+        # rather than 0/0 (rates constrained to exactly 0, e.g. a CTMC's current token)
+        safe_b = torch.where(a > 0, b, torch.ones_like(b))
+        return _sum_event(torch.xlogy(a, a) - torch.xlogy(a, safe_b) - a + b)

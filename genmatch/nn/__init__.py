@@ -2,5 +2,6 @@
 
 from genmatch.nn.embeddings import SinusoidalTimeEmbedding
 from genmatch.nn.mlp import MLP
+from genmatch.nn.transformer import SequenceTransformer
 
-__all__ = ["MLP", "SinusoidalTimeEmbedding"]
+__all__ = ["MLP", "SequenceTransformer", "SinusoidalTimeEmbedding"]
