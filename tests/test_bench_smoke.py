@@ -54,3 +54,19 @@ def test_sde_bench_quick_prints_json_summary():
         # same noise in the same order: the hand-written loop and genmatch agree
         assert records[name]["max_abs_diff"] < 1e-5
     assert records["summary"]["target"] == 0.95
+
+
+def test_discrete_bench_quick_runs_against_flow_matching():
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT.parent / "discrete.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout.strip().splitlines()[-1])
+    results = record["results"]
+    rows = [k for k in results if k.count(" / ") == 2]
+    samplers = {k.split(" / ")[1] for k in rows}
+    assert {"genmatch euler", "genmatch tau-leaping", "flow_matching euler"} <= samplers
+    assert all(math.isfinite(results[k]["pair_tv"]) for k in rows)
