@@ -36,4 +36,7 @@ class KLDivergence(AbstractBregmanDivergence):
         return _sum_event(torch.xlogy(a, a))
 
     def __call__(self, a: Tensor, b: Tensor) -> Tensor:
-        return _sum_event(torch.xlogy(a, a) - torch.xlogy(a, b))
+        # b is replaced where a = 0 so that a zero probability (e.g. a masked-out class) gets
+        # the gradient 0 of the vanishing term instead of 0/0
+        safe_b = torch.where(a > 0, b, torch.ones_like(b))
+        return _sum_event(torch.xlogy(a, a) - torch.xlogy(a, safe_b))

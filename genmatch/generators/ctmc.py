@@ -114,7 +114,10 @@ class RateParametrization(AbstractLinearParametrization):
 @final
 @dataclass(frozen=True, eq=False)
 class PosteriorParametrization(AbstractLinearParametrization):
-    """``u^i(y|x) = λ_t p^i(y|x)``: probabilities on the simplex; head ``"logits"`` ``(L, S)``."""
+    """``u^i(y|x) = λ_t p^i(y|x)``: probabilities on the simplex; head ``"logits"`` ``(L, S)``.
+
+    On a space with a mask token the posterior gives it probability 0 (data hold no masks).
+    """
 
     space: DiscreteSpace
     kappa: AbstractKappaSchedule
@@ -123,7 +126,10 @@ class PosteriorParametrization(AbstractLinearParametrization):
         return {"logits": (self.space.length, self.space.num_states)}
 
     def constrain(self, raw: RawHeads, x_t: Tensor, t: Tensor) -> PosteriorValue:
-        return PosteriorValue(raw["logits"].softmax(-1), self.kappa.intensity(t))
+        logits = raw["logits"]
+        if self.space.mask_token is not None:  # data never hold the mask: p_{1|t}(mask) = 0
+            logits = logits.index_fill(-1, torch.tensor([self.space.mask_token]), float("-inf"))
+        return PosteriorValue(logits.softmax(-1), self.kappa.intensity(t))
 
     def test_operator(self, f: TestFunction, x_t: Tensor) -> Tensor:
         return neighbour_differences(f, x_t, self.space.num_states)
