@@ -8,7 +8,14 @@ the conditional generator-matching :class:`loss <GeneratorMatchingLoss>`, the
 """
 
 from genmatch._checks import set_value_checks, value_checks
-from genmatch.compose import ConstantWeights, Langevin, Superposition
+from genmatch.compose import (
+    ConstantWeights,
+    Corrected,
+    Langevin,
+    MetropolisHastings,
+    MixtureCorrector,
+    Superposition,
+)
 from genmatch.couplings import (
     AbstractCoupling,
     CoupledBatch,
@@ -23,6 +30,7 @@ from genmatch.divergences import (
     SquaredEuclidean,
     bregman_from_potential,
 )
+from genmatch.divergences.riemannian import AmbientSquaredNorm, RiemannianSquaredNorm
 from genmatch.gaussian import GaussianMarginal
 from genmatch.generators import (
     DDIM,
@@ -31,16 +39,22 @@ from genmatch.generators import (
     AbstractLinearParametrization,
     BinnedJumpGenerator,
     Bins,
+    CTMCGenerator,
+    CTMCHead,
     DiffusionGenerator,
     DiffusionStructure,
     FlowGenerator,
     JumpGenerator,
+    JumpMethod,
+    RiemannianFlowGenerator,
     UnsupportedPathError,
     VelocityParametrization,
 )
 from genmatch.loss import GeneratorMatchingLoss, LossTerms
+from genmatch.manifold_sources import UniformSource, WrappedNormalSource
+from genmatch.manifolds import SO3, FlatTorus, Hypersphere
 from genmatch.marginal import ExactMarginal
-from genmatch.nn import MLP, SinusoidalTimeEmbedding
+from genmatch.nn import MLP, SequenceTransformer, SinusoidalTimeEmbedding
 from genmatch.paths import (
     VE,
     VESDE,
@@ -54,7 +68,9 @@ from genmatch.paths import (
     CondOT,
     Cosine,
     CosineKappa,
+    FactorizedMixturePath,
     ForwardSDESchedule,
+    GeodesicPath,
     LinearKappa,
     LinearTimeMap,
     MixturePath,
@@ -67,15 +83,56 @@ from genmatch.paths import (
 from genmatch.paths.retime import RetimedVelocity
 from genmatch.predictions import Prediction, PredictionModel, VelocityFromPrediction
 from genmatch.simulate import SimulationResult, simulate
-from genmatch.solvers import RK4, AbstractODESolver, Euler, Heun, Midpoint
-from genmatch.sources import AbstractSource, GaussianSource
-from genmatch.spaces import AbstractStateSpace, EuclideanSpace
+from genmatch.solvers import (
+    RK4,
+    AbstractODESolver,
+    AbstractRiemannianSolver,
+    Euler,
+    Heun,
+    Midpoint,
+    RiemannianEuler,
+    RiemannianMidpoint,
+    RiemannianRK4,
+)
+from genmatch.sources import AbstractSource, CategoricalSource, GaussianSource
+from genmatch.spaces import (
+    AbstractStateSpace,
+    DiscreteSpace,
+    EuclideanSpace,
+    ManifoldSpace,
+    TangentVector,
+)
 from genmatch.time import AbstractTimeSampler, LogitNormalTime, TimeGrid, UniformTime
 from genmatch.train import TrainResult, save_checkpoint, train
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Corrected",
+    "MetropolisHastings",
+    "MixtureCorrector",
+    "AmbientSquaredNorm",
+    "RiemannianSquaredNorm",
+    "CTMCGenerator",
+    "CTMCHead",
+    "JumpMethod",
+    "RiemannianFlowGenerator",
+    "UniformSource",
+    "WrappedNormalSource",
+    "SO3",
+    "FlatTorus",
+    "Hypersphere",
+    "SequenceTransformer",
+    "FactorizedMixturePath",
+    "GeodesicPath",
+    "AbstractRiemannianSolver",
+    "RiemannianEuler",
+    "RiemannianMidpoint",
+    "RiemannianRK4",
+    "CategoricalSource",
+    "DiscreteSpace",
+    "ManifoldSpace",
+    "TangentVector",
     "DDIM",
     "DiffusionGenerator",
     "DiffusionStructure",
