@@ -21,7 +21,7 @@ fresh samples of the chain give the finite-sample floor.
 
 Usage::
 
-    python bench/discrete.py             # about two minutes on a 2-core CPU
+    python bench/discrete.py             # about 13 minutes on a 2-core CPU
     python bench/discrete.py --quick     # a smoke test of the script
 """
 
