@@ -1,6 +1,6 @@
 """A character-level masked CTMC model of the Python documentation's English text.
 
-Run:  python examples/text_ctmc.py --steps 3000 --out outputs/text_ctmc
+Run:  python examples/text_ctmc.py --steps 4000 --out outputs/text_ctmc
 
 Data: the help topics that ship with Python (``pydoc_data.topics``, about 465k characters, no
 download), printable ASCII and newlines, cut into windows of ``--length`` characters; the
@@ -62,11 +62,12 @@ def word_share(samples: list[str], vocabulary: set[str]) -> float:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--length", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--d-model", type=int, default=128)
-    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--sample-steps", type=int, default=128)
     parser.add_argument("--num-samples", type=int, default=64)
     parser.add_argument("--eval-windows", type=int, default=256)
@@ -93,8 +94,8 @@ def main(argv: list[str] | None = None) -> dict:
         space, generator.head_shapes(space), d_model=args.d_model, num_layers=args.layers
     )
     loss_fn = gm.GeneratorMatchingLoss(path, generator)
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=args.steps)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps)
     fit = gm.train(
         loss_fn,
         net,

@@ -131,5 +131,6 @@ def test_text_ctmc_example(tmp_path):
     )  # fmt: skip
     assert (tmp_path / "metrics.json").exists() and (tmp_path / "samples.txt").exists()
     assert set(metrics["samplers"]) == {"plain", "predictor-corrector"}
-    # an untrained model is about uniform over 95 states: log2(95) ≈ 6.6 bits per character
-    assert 5.0 < metrics["elbo_bits_per_char"] < 12.0
+    # an untrained model cannot beat the uniform log2(94) ≈ 6.6 bits per character, and its
+    # ELBO is a loose but finite bound
+    assert 6.0 < metrics["elbo_bits_per_char"] < 60.0
