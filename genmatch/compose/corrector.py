@@ -57,6 +57,21 @@ class MixtureCorrector(AbstractGenerator):
         base: a :class:`~genmatch.generators.CTMCGenerator` with the posterior head.
         source: the path's source ``q``.
         beta: ``t ↦ β_t ≥ 0``, the corrector strength.
+
+    Example:
+        >>> import torch
+        >>> from genmatch.generators import CTMCGenerator, PosteriorValue
+        >>> from genmatch.paths import LinearKappa
+        >>> from genmatch.sources import CategoricalSource
+        >>> from genmatch.spaces import DiscreteSpace
+        >>> space = DiscreteSpace(1, 2)
+        >>> pc = MixtureCorrector(
+        ...     CTMCGenerator(space, LinearKappa()), CategoricalSource.uniform(space),
+        ...     lambda t: 2 * t * (1 - t))
+        >>> value = PosteriorValue(torch.tensor([[[0.9, 0.1]]]), torch.tensor([2.0]))
+        >>> # β = 0.5, û(1) = λ p(1) = 0.2, ř(1) = κ̇ q(1) p(0)/(κ + (1 − κ) q(0)) = 0.6
+        >>> pc.rates(value, torch.tensor([[0]]), torch.tensor([0.5]))  # 1.5 · 0.2 + 0.5 · 0.6
+        tensor([[[0.0000, 0.6000]]])
     """
 
     base: CTMCGenerator

@@ -37,6 +37,7 @@ from genmatch.generators.base import AbstractGenerator, AbstractLinearParametriz
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.paths.factorized_mixture import FactorizedMixturePath
 from genmatch.paths.kappa import AbstractKappaSchedule
+from genmatch.sources import CategoricalSource
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.spaces.discrete import DiscreteSpace
 from genmatch.types import Field, HeadShapes, ParamValue, RawHeads
@@ -117,10 +118,15 @@ class PosteriorParametrization(AbstractLinearParametrization):
     """``u^i(y|x) = λ_t p^i(y|x)``: probabilities on the simplex; head ``"logits"`` ``(L, S)``.
 
     On a space with a mask token the posterior gives it probability 0 (data hold no masks).
+    With ``source``, positions whose token the source never draws (``q_i(x_i) = 0``, e.g. an
+    unmasked token under the masked source) are pinned to ``δ_{x_i}``: there
+    ``p_{t|Z}(x_i|z) = κ_t δ_{z_i}(x_i)`` forces ``z_i = x_i``, so the exact posterior is
+    ``δ_{x_i}`` and the model never leaves such a token.
     """
 
     space: DiscreteSpace
     kappa: AbstractKappaSchedule
+    source: CategoricalSource | None = None
 
     def head_shapes(self, space: AbstractStateSpace) -> HeadShapes:
         return {"logits": (self.space.length, self.space.num_states)}
@@ -129,7 +135,12 @@ class PosteriorParametrization(AbstractLinearParametrization):
         logits = raw["logits"]
         if self.space.mask_token is not None:  # data never hold the mask: p_{1|t}(mask) = 0
             logits = logits.index_fill(-1, torch.tensor([self.space.mask_token]), float("-inf"))
-        return PosteriorValue(logits.softmax(-1), self.kappa.intensity(t))
+        probs = logits.softmax(-1)
+        if self.source is not None:
+            q = self.source.position_probs(probs.dtype, x_t.device)
+            pinned = (q.gather(1, x_t.T).T == 0)[..., None]  # (batch, L, 1)
+            probs = torch.where(pinned, F.one_hot(x_t, self.space.num_states).to(probs), probs)
+        return PosteriorValue(probs, self.kappa.intensity(t))
 
     def test_operator(self, f: TestFunction, x_t: Tensor) -> Tensor:
         return neighbour_differences(f, x_t, self.space.num_states)
@@ -164,7 +175,18 @@ class PosteriorKL(AbstractBregmanDivergence):
 
 
 def posterior_to_rates(value: PosteriorValue, x: Tensor) -> Tensor:
-    """``u^i(y|x) = λ_t p^i(y|x)`` for ``y ≠ x_i``, 0 at ``x_i``: ``(batch, L, S)``."""
+    """``u^i(y|x) = λ_t p^i(y|x)`` for ``y ≠ x_i``, 0 at ``x_i``: ``(batch, L, S)``.
+
+    Example:
+        >>> import torch
+        >>> value = PosteriorValue(torch.tensor([[[0.5, 0.25, 0.25]]]), torch.tensor([2.0]))
+        >>> x = torch.tensor([[1]])
+        >>> rates = posterior_to_rates(value, x)
+        >>> rates
+        tensor([[[1.0000, 0.0000, 0.5000]]])
+        >>> rates_to_posterior(rates, x, value.intensity).probs
+        tensor([[[0.5000, 0.2500, 0.2500]]])
+    """
     rates = value.intensity[:, None, None] * value.probs
     return rates * _off_current(x, value.probs.shape[-1], rates)
 
@@ -236,6 +258,23 @@ class CTMCGenerator(AbstractGenerator):
             the model's distribution. Training ignores it.
         divergence: the loss's Bregman divergence; generalized KL (rate head) or
             :class:`PosteriorKL` (posterior head) by default.
+        source: the path's source; given, the posterior head keeps tokens the source never
+            draws (unmasked tokens of a masked model) where they are, as the exact posterior
+            does (:class:`PosteriorParametrization`).
+
+    Example:
+        >>> import torch
+        >>> from genmatch import simulate
+        >>> from genmatch.paths import LinearKappa
+        >>> from genmatch.spaces import DiscreteSpace
+        >>> space = DiscreteSpace(3, 4, mask=True)
+        >>> gen = CTMCGenerator(space, LinearKappa())
+        >>> logits = torch.full((3, 5), -float("inf")).index_fill(1, torch.tensor([2]), 0.0)
+        >>> field = lambda x, t: gen.constrain({"logits": logits.expand(len(x), 3, 5)}, x, t)
+        >>> x_0 = torch.full((2, 3), space.mask_token)
+        >>> simulate(gen, field, x_0, 8, rng=torch.Generator().manual_seed(0)).x
+        tensor([[2, 2, 2],
+                [2, 2, 2]])
     """
 
     space: DiscreteSpace
@@ -244,6 +283,7 @@ class CTMCGenerator(AbstractGenerator):
     method: JumpMethod = JumpMethod.EXPONENTIAL
     temperature: float = 1.0
     divergence: AbstractBregmanDivergence = field(default=None)  # type: ignore[assignment]
+    source: CategoricalSource | None = None
     parametrization: AbstractLinearParametrization = field(init=False)
 
     def __post_init__(self) -> None:
@@ -252,7 +292,11 @@ class CTMCGenerator(AbstractGenerator):
         if self.head is CTMCHead.POSTERIOR:
             if self.kappa is None:
                 raise ValueError("the posterior head needs the mixture path's kappa schedule")
-            param: AbstractLinearParametrization = PosteriorParametrization(self.space, self.kappa)
+            if self.source is not None and self.source.space != self.space:
+                raise ValueError("the source lives on a different space than the generator")
+            param: AbstractLinearParametrization = PosteriorParametrization(
+                self.space, self.kappa, self.source
+            )
             default: AbstractBregmanDivergence = PosteriorKL()
         else:
             param, default = RateParametrization(self.space), GeneralizedKL()
