@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
     source = CategoricalSource.masked(space)
     kappa = LinearKappa()
     path = FactorizedMixturePath(space, source, kappa)
-    generator = CTMCGenerator(space, kappa)
+    generator = CTMCGenerator(space, kappa, source=source)
     net = SequenceTransformer(
         space, generator.head_shapes(space), d_model=args.d_model, num_layers=args.layers
     )
