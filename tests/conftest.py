@@ -16,6 +16,12 @@ def dtype(request):
     return request.param
 
 
+@pytest.fixture(autouse=True)
+def _seed_global_rng():
+    """Every test starts from the same global RNG state, whatever ran before it on its worker."""
+    torch.manual_seed(0)
+
+
 @pytest.fixture
 def rng():
     return torch.Generator().manual_seed(1234)
