@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import geoopt
 import torch
+from geoopt.manifolds.symmetric_positive_definite import SPDMetric
 from torch import Tensor
 
 from genmatch.likelihood import LikelihoodResult
@@ -43,8 +44,10 @@ def _tangent_field(space: ManifoldSpace, field: Field, t: Tensor) -> Callable[[T
 def riemannian_divergence(space: ManifoldSpace, field: Field, x: Tensor, t: Tensor) -> Tensor:
     """``div_g u_t(x)`` of the tangent field ``P_x field(x, t)`` (see the module docstring).
 
-    Supported: the manifolds of :mod:`genmatch.manifolds`, geoopt's ``Sphere`` and
-    ``Euclidean`` (induced metrics) and ``PoincareBall`` (conformal metric).
+    Supported: the manifolds of :mod:`genmatch.manifolds`, geoopt's ``Sphere``,
+    ``Euclidean`` and ``Lorentz`` (metrics induced by the ambient (Minkowski) coordinates),
+    ``PoincareBall`` (conformal metric) and ``SymmetricPositiveDefinite`` (affine-invariant
+    metric).
 
     Shapes:
         x: ``(batch, *event)``; t: ``(batch,)``; returns ``(batch,)``.
@@ -53,9 +56,12 @@ def riemannian_divergence(space: ManifoldSpace, field: Field, x: Tensor, t: Tens
     u = _tangent_field(space, field, t)
     n = space.ambient_dim
     batch = x.shape[0]
-    if isinstance(manifold, (AbstractCompactManifold, geoopt.Sphere, geoopt.Euclidean)):
+    eye = torch.eye(n, dtype=x.dtype, device=x.device)
+    if isinstance(
+        manifold, (AbstractCompactManifold, geoopt.Sphere, geoopt.Euclidean, geoopt.Lorentz)
+    ):
+        # tr(J_u P_x) = tr(P_x J_u): one jvp per ambient direction, projected
         div = torch.zeros(batch, dtype=x.dtype, device=x.device)
-        eye = torch.eye(n, dtype=x.dtype, device=x.device)
         for j in range(n):
             e_j = eye[j].reshape(space.event_shape).expand_as(x)
             du = torch.func.jvp(u, (x,), (space.proju(x, e_j),))[1]
@@ -63,13 +69,26 @@ def riemannian_divergence(space: ManifoldSpace, field: Field, x: Tensor, t: Tens
         return div
     if isinstance(manifold, geoopt.PoincareBall):
         div = torch.zeros(batch, dtype=x.dtype, device=x.device)
-        eye = torch.eye(n, dtype=x.dtype, device=x.device)
         for j in range(n):
             du = torch.func.jvp(u, (x,), (eye[j].expand_as(x),))[1]
             div = div + du[:, j]
         c = manifold.c.to(x.dtype)
         grad_log_lambda = 2 * c * x / (1 - c * (x * x).sum(-1, keepdim=True))
         return div + n * (u(x) * grad_log_lambda).sum(-1)
+    if isinstance(manifold, geoopt.SymmetricPositiveDefinite):
+        if manifold.default_metric is not SPDMetric.AIM:
+            raise TypeError("riemannian_divergence supports SPD matrices with the AIM metric only")
+        size = x.shape[-1]
+        div = torch.zeros(batch, dtype=x.dtype, device=x.device)
+        for i in range(size):
+            for j in range(i, size):
+                # coordinate X_ij = X_ji of the n(n+1)/2 independent entries
+                e = torch.zeros(size, size, dtype=x.dtype, device=x.device)
+                e[i, j] = e[j, i] = 1.0
+                du = torch.func.jvp(u, (x,), (e.expand_as(x),))[1]
+                div = div + du[:, i, j]
+        trace = torch.linalg.solve(x, u(x)).diagonal(dim1=-2, dim2=-1).sum(-1)
+        return div - 0.5 * (size + 1) * trace
     raise TypeError(f"riemannian_divergence does not support {type(manifold).__name__}")
 
 

@@ -5,6 +5,7 @@ import math
 import geoopt
 import pytest
 import torch
+from geoopt.manifolds.lorentz import math as lorentz_math
 
 from genmatch.manifold_likelihood import manifold_log_likelihood, riemannian_divergence
 from genmatch.manifold_sources import UniformSource
@@ -100,7 +101,61 @@ def test_divergence_of_gradient_of_height_on_s2():
     assert torch.allclose(div, -2 * x[:, 2])
 
 
+def test_divergence_of_gradient_of_height_on_lorentz():
+    # f = x_0 = cosh r on H²: Hess f = f g, so div_g ∇_g f = Δ f = 2 x_0;
+    # ∇_g f is the Minkowski projection of J ∇f = (−1, 0, 0)
+    manifold = geoopt.Lorentz().to(F64)
+    space = ManifoldSpace(manifold, (3,))
+    p = torch.tensor([[0.1, 0.2], [-0.5, 0.3], [0.0, 0.0]], dtype=F64)
+    x = lorentz_math.poincare_to_lorentz(p, manifold.k)
+    grad_f = torch.tensor([-1.0, 0.0, 0.0], dtype=F64)
+    div = riemannian_divergence(
+        space, lambda y, t: space.proju(y, grad_f.expand_as(y)), x, torch.zeros(3, dtype=F64)
+    )
+    assert torch.allclose(div, 2 * x[:, 0], atol=1e-12)
+
+
+def test_divergence_is_invariant_under_the_lorentz_poincare_isometry():
+    # push the ball's field v(p) = p + (0.3, −0.1) to the hyperboloid: same divergence
+    ball = geoopt.PoincareBall().to(F64)
+    lorentz = geoopt.Lorentz().to(F64)
+    shift = torch.tensor([0.3, -0.1], dtype=F64)
+    p = torch.tensor([[0.1, 0.2], [-0.5, 0.3], [0.4, -0.4]], dtype=F64)
+    zero = torch.zeros(3, dtype=F64)
+    expected = riemannian_divergence(ManifoldSpace(ball, (2,)), lambda y, t: y + shift, p, zero)
+
+    def pushed(y, t):
+        q = lorentz_math.lorentz_to_poincare(y, lorentz.k)
+        to_h = lambda r: lorentz_math.poincare_to_lorentz(r, lorentz.k)  # noqa: E731
+        return torch.func.jvp(to_h, (q,), (q + shift,))[1]
+
+    x = lorentz_math.poincare_to_lorentz(p, lorentz.k)
+    got = riemannian_divergence(ManifoldSpace(lorentz, (3,)), pushed, x, zero)
+    assert torch.allclose(got, expected, atol=1e-10)
+
+
+def _spd(batch, size, seed):
+    a = torch.randn(batch, size, size, dtype=F64, generator=torch.Generator().manual_seed(seed))
+    return a @ a.mT + 0.5 * torch.eye(size, dtype=F64)
+
+
+def test_affine_invariant_isometries_of_spd_preserve_volume():
+    # X ↦ e^{tA} X e^{tAᵀ} is an isometry of the AIM metric: div_g (AX + XAᵀ) = 0, although
+    # its Euclidean divergence on the n(n+1)/2 entries is (n+1) tr A ≠ 0
+    space = ManifoldSpace(geoopt.SymmetricPositiveDefinite(), (3, 3))
+    a = torch.tensor([[0.5, 0.2, -0.1], [0.0, 0.3, 0.4], [0.7, -0.2, 0.1]], dtype=F64)
+    x = _spd(4, 3, 0)
+    zero = torch.zeros(4, dtype=F64)
+    div = riemannian_divergence(space, lambda y, t: a @ y + y @ a.T, x, zero)
+    assert torch.allclose(div, zero, atol=1e-12)
+    # a constant field I: div_g I = −(n+1)/2 tr(X⁻¹)
+    div = riemannian_divergence(space, lambda y, t: torch.eye(3, dtype=F64).expand_as(y), x, zero)
+    expected = -2 * torch.linalg.inv(x).diagonal(dim1=-2, dim2=-1).sum(-1)
+    assert torch.allclose(div, expected, atol=1e-12)
+
+
 def test_unsupported_manifold_raises():
-    space = ManifoldSpace(geoopt.Lorentz(), (3,))
-    with pytest.raises(TypeError, match="does not support Lorentz"):
-        riemannian_divergence(space, lambda y, t: y, torch.tensor([[1.0, 0, 0]]), torch.zeros(1))
+    space = ManifoldSpace(geoopt.Stiefel(), (3, 2))
+    x = torch.eye(3, 2).unsqueeze(0)
+    with pytest.raises(TypeError, match="does not support"):
+        riemannian_divergence(space, lambda y, t: y, x, torch.zeros(1))
