@@ -100,6 +100,7 @@ def manifold_log_likelihood(
     grid: TimeGrid | int,
     *,
     solver: AbstractRiemannianSolver | None = None,
+    grad: bool = False,
 ) -> LikelihoodResult:
     """``log p_1(x_1)`` (w.r.t. the Riemannian volume) of the flow ``velocity`` from ``p_0``.
 
@@ -113,6 +114,9 @@ def manifold_log_likelihood(
         grid: a :class:`TimeGrid` (integrated from its last time back to its first) or a
             number of uniform steps on ``[0, 1]``.
         solver: the Riemannian method for the trajectory (``RiemannianRK4`` by default).
+        grad: keep the graph, so that ``log_prob`` can be differentiated with respect to the
+            velocity's parameters (maximum-likelihood fine-tuning); memory grows with the
+            number of steps.
 
     Returns:
         ``log p(x_1)``, the source points reached, and the number of velocity evaluations
@@ -141,13 +145,13 @@ def manifold_log_likelihood(
 
     def div_at(y: Tensor, t: float) -> Tensor:
         tt = torch.full((batch,), t, dtype=x_1.dtype, device=x_1.device)
-        with torch.no_grad():
+        with torch.set_grad_enabled(grad):
             return riemannian_divergence(space, velocity, y, tt)
 
     rev = list(reversed(grid.times))
     x, integral = x_1, torch.zeros(batch, dtype=x_1.dtype, device=x_1.device)
     div_x = div_at(x, rev[0])
-    with torch.no_grad():
+    with torch.set_grad_enabled(grad):
         for i in range(grid.steps):
             h = rev[i] - rev[i + 1]
             tau = torch.full((batch,), 1.0 - rev[i], dtype=x_1.dtype, device=x_1.device)
