@@ -77,7 +77,7 @@ def far_fraction(r: Tensor, angle: float = 0.6) -> float:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=8000, help="training steps")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--num-samples", type=int, default=1000)
     parser.add_argument("--sample-steps", type=int, default=16, help="RK4 steps")
     parser.add_argument("--out", default="outputs/so3")
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     data = symmetric_rotations(20_000, rng)
     held_out = symmetric_rotations(args.num_samples, rng)
     torch.manual_seed(0)
-    net = MatrixMLP(dict(flow.head_shapes(space)), hidden=256, depth=3)
+    net = MatrixMLP(dict(flow.head_shapes(space)), hidden=256, depth=4)
     fit = train(
         GeneratorMatchingLoss(path, flow),
         net,
