@@ -8,7 +8,7 @@ import torch
 from geoopt.manifolds.lorentz import math as lorentz_math
 
 from genmatch.manifold_likelihood import manifold_log_likelihood, riemannian_divergence
-from genmatch.manifold_sources import UniformSource
+from genmatch.manifold_sources import UniformSource, WrappedNormalSource
 from genmatch.manifolds import FlatTorus, Hypersphere
 from genmatch.paths import GeodesicPath, PathSample
 from genmatch.solvers import RiemannianMidpoint
@@ -186,3 +186,37 @@ def test_unsupported_manifold_raises():
     x = torch.eye(3, 2).unsqueeze(0)
     with pytest.raises(TypeError, match="does not support"):
         riemannian_divergence(space, lambda y, t: y, x, torch.zeros(1))
+
+
+def test_likelihood_through_a_hyperbolic_translation():
+    # the Killing field u(z) = a(1 − z²)/2 (complex notation) of the Poincaré disk flows by the
+    # Möbius translation T(z) = (z + τ)/(1 + τz), τ = tanh(a/2), an isometry: it carries the
+    # wrapped normal WN(μ, σ) to WN(Tμ, σ λ_μ / λ_{Tμ}); the divergence is 0 for the metric
+    # but not in coordinates, so the conformal term of the divergence is exercised
+    ball = geoopt.PoincareBall().to(F64)
+    with torch.no_grad():  # geoopt stores c = softplus(·) rounded in float32: make it exactly 1
+        ball.isp_c.copy_(torch.log(torch.expm1(torch.tensor(1.0, dtype=F64))))
+    space = ManifoldSpace(ball, (2,))
+    a = 1.2
+    tau = math.tanh(a / 2)
+
+    def killing(y, t):
+        re, im = y[:, 0], y[:, 1]
+        return 0.5 * a * torch.stack([1 - re * re + im * im, -2 * re * im], 1)
+
+    def translate(z):
+        num = torch.complex(z[0] + tau, z[1])
+        w = num / torch.complex(1 + tau * z[0], tau * z[1])
+        return torch.stack([w.real, w.imag])
+
+    mu = torch.tensor([0.2, -0.4], dtype=F64)
+    source = WrappedNormalSource(space, mu, 0.35)
+    mu_1 = translate(mu)
+    lam = lambda p: 2 / (1 - (p * p).sum())  # noqa: E731
+    pushed = WrappedNormalSource(space, mu_1, 0.35 * float(lam(mu) / lam(mu_1)))
+    x = pushed.sample(16, generator=torch.Generator().manual_seed(0), dtype=F64)
+    out = manifold_log_likelihood(space, killing, x, source.log_prob, 32)
+    assert torch.allclose(out.log_prob, pushed.log_prob(x), atol=1e-8)
+    # an isometry: div_g u = 0, although the Euclidean divergence −2a Re z is not
+    div = riemannian_divergence(space, killing, x, torch.zeros(16, dtype=F64))
+    assert (div.abs() < 1e-12).all()

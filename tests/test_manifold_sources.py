@@ -6,7 +6,7 @@ import geoopt
 import pytest
 import torch
 
-from genmatch.manifold_sources import UniformSource, WrappedNormalSource
+from genmatch.manifold_sources import UniformSource, WrappedNormalSource, _log_sinhc
 from genmatch.manifolds import SO3, FlatTorus, Hypersphere, so3_log
 from genmatch.spaces import ManifoldSpace
 
@@ -64,3 +64,87 @@ def test_errors():
         WrappedNormalSource(space, torch.tensor([0.0, 0.0, 1.0]), 0.0)
     with pytest.raises(ValueError, match="n must"):
         UniformSource(space).sample(0)
+
+
+def _to_hyperboloid(p):
+    """The isometry from the unit Poincaré disk to the Lorentz model ``k = 1``."""
+    sq = (p * p).sum(-1, keepdim=True)
+    return torch.cat([1 + sq, 2 * p], -1) / (1 - sq)
+
+
+def _ball(c):
+    """A float64 Poincaré ball whose curvature is exact (geoopt rounds ``c`` in float32)."""
+    ball = geoopt.PoincareBall(c=c).to(F64)
+    with torch.no_grad():
+        ball.isp_c.copy_(torch.log(torch.expm1(torch.tensor(c, dtype=F64))))
+    return ball
+
+
+def _disk_quadrature(radius, c=1.0, nr=3000, nt=256):
+    """Midpoint nodes of the disk ``|y| < radius`` and weights of the volume ``λ(y)² dy``."""
+    rho = (torch.arange(nr, dtype=F64) + 0.5) / nr * radius
+    theta = (torch.arange(nt, dtype=F64) + 0.5) / nt * 2 * math.pi
+    r, th = torch.meshgrid(rho, theta, indexing="ij")
+    y = torch.stack([r * torch.cos(th), r * torch.sin(th)], -1).reshape(-1, 2)
+    lam = 2 / (1 - c * (y * y).sum(-1))
+    return y, lam**2 * r.reshape(-1) * (radius / nr) * (2 * math.pi / nt)
+
+
+def _moments_agree(samples, y, weights):
+    # E[y], E[y₀y₁], E|y|² of the samples (in disk coordinates) vs the quadrature of p
+    stats = lambda v: torch.stack([v[:, 0], v[:, 1], v[:, 0] * v[:, 1], (v * v).sum(1)], 1)  # noqa: E731
+    mc, se = stats(samples).mean(0), stats(samples).std(0) / math.sqrt(samples.shape[0])
+    quad = (weights[:, None] * stats(y)).sum(0)
+    assert ((mc - quad).abs() < 4 * se).all(), (mc, quad, se)
+
+
+@pytest.mark.parametrize("c", [1.0, 2.0])
+def test_wrapped_normal_density_on_the_poincare_ball(c):
+    # log_prob integrates to 1 against the Riemannian volume and has the samples' moments
+    space = ManifoldSpace(_ball(c), (2,))
+    src = WrappedNormalSource(space, torch.tensor([0.3, -0.2], dtype=F64) / math.sqrt(c), 0.4)
+    y, w = _disk_quadrature(0.9999 / math.sqrt(c), c)
+    p = src.log_prob(y).exp() * w
+    assert float(p.sum()) == pytest.approx(1.0, abs=1e-5)
+    x = src.sample(100_000, generator=torch.Generator().manual_seed(0), dtype=F64)
+    _moments_agree(x, y, p)
+
+
+def test_wrapped_normal_density_on_the_lorentz_model():
+    # away from the origin the ambient noise is anisotropic in the metric (Gram matrix of the
+    # boosted basis); pulled back to the disk, the density integrates to 1 and has the moments
+    space = ManifoldSpace(geoopt.Lorentz().to(F64), (3,))
+    src = WrappedNormalSource(space, _to_hyperboloid(torch.tensor([0.5, 0.3], dtype=F64)), 0.5)
+    y, w = _disk_quadrature(0.999)
+    p = src.log_prob(_to_hyperboloid(y)).exp() * w
+    assert float(p.sum()) == pytest.approx(1.0, abs=1e-5)
+    x = src.sample(100_000, generator=torch.Generator().manual_seed(0), dtype=F64)
+    _moments_agree(x[:, 1:] / (1 + x[:, :1]), y, p)
+
+
+def test_wrapped_normals_at_the_origin_agree_across_the_isometry():
+    # at the origin the Lorentz noise σ is the Poincaré noise σ/2 (λ₀ = 2): same density
+    lorentz = WrappedNormalSource(
+        ManifoldSpace(geoopt.Lorentz().to(F64), (3,)), torch.tensor([1.0, 0.0, 0.0], dtype=F64), 0.6
+    )
+    ball = WrappedNormalSource(ManifoldSpace(_ball(1.0), (2,)), torch.zeros(2, dtype=F64), 0.3)
+    x = lorentz.sample(50, generator=torch.Generator().manual_seed(1), dtype=F64)
+    expected = ball.log_prob(x[:, 1:] / (1 + x[:, :1]))
+    assert torch.allclose(lorentz.log_prob(x), expected, atol=1e-12)
+
+
+def test_log_sinhc_is_stable():
+    r = torch.tensor([0.0, 1e-4, 0.5, 3.0, 1000.0], dtype=F64)
+    expected = [0.0, 1e-8 / 6, math.log(math.sinh(0.5) / 0.5), math.log(math.sinh(3) / 3)]
+    expected.append(1000 - math.log(2) - math.log(1000))  # sinh overflows here
+    assert torch.allclose(_log_sinhc(r), torch.tensor(expected, dtype=F64), rtol=1e-12, atol=0)
+
+
+def test_wrapped_normal_log_prob_errors():
+    space = ManifoldSpace(geoopt.SymmetricPositiveDefinite(), (2, 2))
+    src = WrappedNormalSource(space, torch.eye(2), 0.5)
+    with pytest.raises(TypeError, match="PoincareBall and Lorentz"):
+        src.log_prob(torch.eye(2)[None])
+    ball = WrappedNormalSource(ManifoldSpace(geoopt.PoincareBall(), (2,)), torch.zeros(2), 0.5)
+    with pytest.raises(ValueError, match="not on PoincareBall"):
+        ball.log_prob(torch.tensor([[1.5, 0.0]]))
