@@ -51,7 +51,7 @@ from genmatch.generators import (
     VelocityParametrization,
 )
 from genmatch.loss import GeneratorMatchingLoss, LossTerms
-from genmatch.manifold_sources import UniformSource, WrappedNormalSource
+from genmatch.manifold_sources import ProductSource, UniformSource, WrappedNormalSource
 from genmatch.manifolds import SO3, FlatTorus, Hypersphere
 from genmatch.marginal import ExactMarginal
 from genmatch.nn import MLP, SequenceTransformer, SinusoidalTimeEmbedding
@@ -117,6 +117,7 @@ __all__ = [
     "CTMCHead",
     "JumpMethod",
     "RiemannianFlowGenerator",
+    "ProductSource",
     "UniformSource",
     "WrappedNormalSource",
     "SO3",

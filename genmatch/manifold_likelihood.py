@@ -46,8 +46,9 @@ def riemannian_divergence(space: ManifoldSpace, field: Field, x: Tensor, t: Tens
 
     Supported: the manifolds of :mod:`genmatch.manifolds`, geoopt's ``Sphere``,
     ``Euclidean`` and ``Lorentz`` (metrics induced by the ambient (Minkowski) coordinates),
-    ``PoincareBall`` (conformal metric) and ``SymmetricPositiveDefinite`` (affine-invariant
-    metric).
+    ``PoincareBall`` (conformal metric), ``SymmetricPositiveDefinite`` (affine-invariant
+    metric) and ``ProductManifold`` of these (``Σ_i div_{M_i}`` of each component, the other
+    factors held fixed).
 
     Shapes:
         x: ``(batch, *event)``; t: ``(batch,)``; returns ``(batch,)``.
@@ -89,6 +90,17 @@ def riemannian_divergence(space: ManifoldSpace, field: Field, x: Tensor, t: Tens
                 div = div + du[:, i, j]
         trace = torch.linalg.solve(x, u(x)).diagonal(dim1=-2, dim2=-1).sum(-1)
         return div - 0.5 * (size + 1) * trace
+    if isinstance(manifold, geoopt.ProductManifold):
+        # product metric: div u = Σ_i div_{M_i} of u's i-th component as a field of x_i alone
+        parts = space.split(x)
+        div = torch.zeros(batch, dtype=x.dtype, device=x.device)
+        for i, factor in enumerate(space.factors):
+
+            def component(y: Tensor, s: Tensor, i: int = i) -> Tensor:
+                return space.split(u(space.join([*parts[:i], y, *parts[i + 1 :]])))[i]
+
+            div = div + riemannian_divergence(factor, component, parts[i], t)
+        return div
     raise TypeError(f"riemannian_divergence does not support {type(manifold).__name__}")
 
 

@@ -6,7 +6,12 @@ import geoopt
 import pytest
 import torch
 
-from genmatch.manifold_sources import UniformSource, WrappedNormalSource, _log_sinhc
+from genmatch.manifold_sources import (
+    ProductSource,
+    UniformSource,
+    WrappedNormalSource,
+    _log_sinhc,
+)
 from genmatch.manifolds import SO3, FlatTorus, Hypersphere, so3_log
 from genmatch.spaces import ManifoldSpace
 
@@ -148,3 +153,51 @@ def test_wrapped_normal_log_prob_errors():
     ball = WrappedNormalSource(ManifoldSpace(geoopt.PoincareBall(), (2,)), torch.zeros(2), 0.5)
     with pytest.raises(ValueError, match="not on PoincareBall"):
         ball.log_prob(torch.tensor([[1.5, 0.0]]))
+
+
+def _s2_t2():
+    return ManifoldSpace(geoopt.ProductManifold((Hypersphere(3), 3), (FlatTorus(2), 2)), (5,))
+
+
+def test_product_source_is_uniform_on_each_factor():
+    space = _s2_t2()
+    src = ProductSource(space)
+    x = src.sample(40_000, generator=torch.Generator().manual_seed(0), dtype=F64)
+    space.check(x)
+    sphere, angles = space.split(x)
+    # Archimedes on S² (height uniform on [−1, 1]: E z² = 1/3), uniform angles on T²
+    assert float((sphere[:, 2] ** 2).mean()) == pytest.approx(1 / 3, abs=0.005)
+    assert float((angles**2).mean()) == pytest.approx(math.pi**2 / 3, abs=0.03)
+    # the factors are independent: no correlation between z and the first angle
+    assert abs(float((sphere[:, 2] * angles[:, 0]).mean())) < 0.02
+    expected = -math.log(4 * math.pi) - math.log(4 * math.pi**2)
+    assert torch.allclose(src.log_prob(x[:5]), torch.full((5,), expected, dtype=F64))
+
+
+def test_product_source_with_a_wrapped_normal_factor():
+    ball = _ball(1.0)
+    product = geoopt.ProductManifold((Hypersphere(3), 3), (ball, 2))
+    space = ManifoldSpace(product, (5,))
+    sphere, disk = space.factors
+    wrapped = WrappedNormalSource(disk, torch.tensor([0.1, 0.2], dtype=F64), 0.3)
+    src = ProductSource(space, (UniformSource(sphere), wrapped))
+    x = src.sample(6, generator=torch.Generator().manual_seed(0), dtype=F64)
+    space.check(x)
+    expected = -math.log(4 * math.pi) + wrapped.log_prob(space.split(x)[1])
+    assert torch.allclose(src.log_prob(x), expected, atol=1e-12)
+
+
+def test_product_source_errors():
+    space = _s2_t2()
+    sphere, torus = space.factors
+    with pytest.raises(ValueError, match="needs 2 sources"):
+        ProductSource(space, (UniformSource(sphere),))
+    with pytest.raises(ValueError, match="factor 0"):
+        ProductSource(
+            space, (UniformSource(ManifoldSpace(Hypersphere(3), (3,))), UniformSource(torus))
+        )
+    with pytest.raises(TypeError, match="ProductManifold"):
+        ProductSource(sphere)
+    with pytest.raises(TypeError, match="WrappedNormalSource"):  # a non-compact factor
+        product = geoopt.ProductManifold((Hypersphere(3), 3), (geoopt.PoincareBall(), 2))
+        ProductSource(ManifoldSpace(product, (5,)))

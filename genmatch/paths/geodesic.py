@@ -5,15 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import final
 
+import geoopt
 import torch
 from torch import Tensor
 
-from genmatch.manifold_sources import UniformSource
+from genmatch.manifold_sources import ProductSource, UniformSource
 from genmatch.manifolds.base import AbstractCompactManifold
 from genmatch.paths.base import AbstractDensityPath, AbstractInterpolantPath, PathSample
 from genmatch.paths.kappa import AbstractKappaSchedule, LinearKappa
 from genmatch.sources import AbstractSource
 from genmatch.spaces.manifold import ManifoldSpace
+
+
+def _compact(space: ManifoldSpace) -> bool:
+    """A compact manifold of :mod:`genmatch.manifolds`, or a product of them."""
+    if isinstance(space.manifold, geoopt.ProductManifold):
+        return all(_compact(f) for f in space.factors)
+    return isinstance(space.manifold, AbstractCompactManifold)
 
 
 def _bcast(a: Tensor, like: Tensor) -> Tensor:
@@ -64,7 +72,10 @@ class GeodesicPath(AbstractInterpolantPath, AbstractDensityPath):
     Args:
         space: the manifold.
         source: the source ``p`` (drawn when ``x_0`` is not given); uniform by default on
-            compact manifolds. Densities need a :class:`UniformSource`.
+            compact manifolds and on products of them (a
+            :class:`~genmatch.manifold_sources.ProductSource`). Densities need a
+            :class:`UniformSource`, or a ``ProductSource`` of them (the density of a product
+            path is the product of its factors' densities).
         kappa: the schedule ``κ_t`` (:class:`~genmatch.paths.LinearKappa` by default).
         bandwidth: relaxation of the support boundary for posteriors (see above), e.g.
             ``1e-2``; ``None`` for the exact density.
@@ -92,8 +103,13 @@ class GeodesicPath(AbstractInterpolantPath, AbstractDensityPath):
             raise ValueError(f"bandwidth must be > 0 or None, got {self.bandwidth}")
         if not isinstance(self.space, ManifoldSpace):
             raise TypeError(f"GeodesicPath needs a ManifoldSpace, got {type(self.space).__name__}")
-        if self.source is None and isinstance(self.space.manifold, AbstractCompactManifold):
-            object.__setattr__(self, "source", UniformSource(self.space))
+        if self.source is None and _compact(self.space):
+            source = (
+                UniformSource(self.space)
+                if isinstance(self.space.manifold, AbstractCompactManifold)
+                else ProductSource(self.space)
+            )
+            object.__setattr__(self, "source", source)
 
     def interpolate(self, x_0: Tensor, x_1: Tensor, t: Tensor) -> Tensor:
         """``exp_{x_1}((1 − κ_t) log_{x_1}(x_0))``, differentiable in ``t``.
@@ -148,12 +164,28 @@ class GeodesicPath(AbstractInterpolantPath, AbstractDensityPath):
 
     def log_prob(self, x: Tensor, t: Tensor, z: Tensor) -> Tensor:
         manifold = self.space.manifold
+        if isinstance(manifold, geoopt.ProductManifold) and isinstance(self.source, ProductSource):
+            # geodesics of a product are products of geodesics with the same κ_t, and the
+            # source is independent across factors: the density factorises
+            assert self.source.sources is not None
+            total = torch.zeros_like(t)
+            for factor, source, x_i, z_i in zip(
+                self.space.factors,
+                self.source.sources,
+                self.space.split(x),
+                self.space.split(z),
+                strict=True,
+            ):
+                path = GeodesicPath(factor, source, self.kappa, self.bandwidth)
+                total = total + path.log_prob(x_i, t, z_i)
+            return total
         if not isinstance(manifold, AbstractCompactManifold) or not isinstance(
             self.source, UniformSource
         ):
             raise TypeError(
                 "GeodesicPath.log_prob needs a compact manifold from genmatch.manifolds and a "
-                f"UniformSource, got {type(manifold).__name__} and {type(self.source).__name__}"
+                "UniformSource (or a product of them with a ProductSource), got "
+                f"{type(manifold).__name__} and {type(self.source).__name__}"
             )
         c = 1 - self.kappa.kappa(t)
         w = self.space.logmap(z, x)

@@ -157,3 +157,43 @@ class ManifoldSpace(AbstractStateSpace):
     def riemannian_gradient(self, x: Tensor, egrad: Tensor) -> Tensor:
         """The Riemannian gradient from the Euclidean gradient of an ambient extension."""
         return self.manifold.egrad2rgrad(x, egrad)
+
+    @property
+    def factors(self) -> tuple[ManifoldSpace, ...]:
+        """The factor spaces of a geoopt ``ProductManifold``, in order.
+
+        Raises:
+            TypeError: if the manifold is not a ``ProductManifold``.
+
+        Example:
+            >>> import geoopt, torch
+            >>> from genmatch.manifolds import FlatTorus, Hypersphere
+            >>> product = geoopt.ProductManifold((Hypersphere(3), 3), (FlatTorus(2), 2))
+            >>> space = ManifoldSpace(product, (5,))
+            >>> [f.event_shape for f in space.factors]
+            [(3,), (2,)]
+        """
+        manifold = self.manifold
+        if not isinstance(manifold, geoopt.ProductManifold):
+            raise TypeError(f"factors needs a geoopt.ProductManifold, got {self._name()}")
+        return tuple(
+            ManifoldSpace(m, tuple(shape), atol=self.atol)
+            for m, shape in zip(manifold.manifolds, manifold.shapes, strict=True)
+        )
+
+    def split(self, x: Tensor) -> tuple[Tensor, ...]:
+        """The factor components of points (or tangent vectors) of a product manifold.
+
+        Shapes:
+            x: ``(batch, total)``; returns one ``(batch, *factor_shape)`` per factor.
+        """
+        manifold = self.manifold
+        if not isinstance(manifold, geoopt.ProductManifold):
+            raise TypeError(f"split needs a geoopt.ProductManifold, got {self._name()}")
+        return tuple(manifold.take_submanifold_value(x, i) for i in range(len(manifold.manifolds)))
+
+    def join(self, parts: tuple[Tensor, ...] | list[Tensor]) -> Tensor:
+        """Inverse of :meth:`split`: ``(batch, *factor_shape)`` per factor ``→ (batch, total)``."""
+        if not isinstance(self.manifold, geoopt.ProductManifold):
+            raise TypeError(f"join needs a geoopt.ProductManifold, got {self._name()}")
+        return torch.cat([p.reshape(p.shape[0], -1) for p in parts], dim=-1)

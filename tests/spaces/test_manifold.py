@@ -97,3 +97,20 @@ def test_poincare_boundary():
     space.check(torch.tensor([[0.3, 0.4]]))
     with pytest.raises(ValueError, match="not on PoincareBall"):
         space.check(torch.tensor([[0.9, 0.9]]))
+
+
+def test_product_factors_split_and_join():
+    product = geoopt.ProductManifold((SO3(), (3, 3)), (FlatTorus(2), 2))
+    space = ManifoldSpace(product, (11,))
+    factors = space.factors
+    assert [type(f.manifold) for f in factors] == [SO3, FlatTorus]
+    assert [f.event_shape for f in factors] == [(3, 3), (2,)]
+    x = torch.randn(4, 11, dtype=F64)
+    parts = space.split(x)
+    assert [p.shape for p in parts] == [(4, 3, 3), (4, 2)]
+    assert torch.equal(parts[1], x[:, 9:])
+    assert torch.equal(space.join(parts), x)
+    s2 = ManifoldSpace(Hypersphere(3), (3,))
+    for call in (lambda: s2.factors, lambda: s2.split(x), lambda: s2.join([x])):
+        with pytest.raises(TypeError, match="ProductManifold"):
+            call()
