@@ -7,9 +7,10 @@ import pytest
 import torch
 from geoopt.manifolds.lorentz import math as lorentz_math
 
+from genmatch.likelihood import HutchinsonDivergence, Probe
 from genmatch.manifold_likelihood import manifold_log_likelihood, riemannian_divergence
 from genmatch.manifold_sources import ProductSource, UniformSource, WrappedNormalSource
-from genmatch.manifolds import FlatTorus, Hypersphere
+from genmatch.manifolds import SO3, FlatTorus, Hypersphere
 from genmatch.paths import GeodesicPath, PathSample
 from genmatch.solvers import RiemannianMidpoint
 from genmatch.spaces import ManifoldSpace
@@ -271,3 +272,102 @@ def test_likelihood_of_conditional_flow_on_a_product():
     factors = factors + GeodesicPath(space.factors[1]).log_prob(a, t, z_a)
     assert torch.allclose(expected, factors, atol=1e-12)
     assert bool((expected > path.source.log_prob(x)).all())  # concentrated towards z
+
+
+def _hutchinson_cases():
+    g = torch.Generator().manual_seed(5)
+    a3 = torch.randn(3, 3, generator=g, dtype=F64)
+    a2 = torch.randn(2, 2, generator=g, dtype=F64)
+    s2 = ManifoldSpace(Hypersphere(3), (3,))
+    ball = ManifoldSpace(geoopt.PoincareBall().to(F64), (2,))
+    lorentz = ManifoldSpace(geoopt.Lorentz().to(F64), (3,))
+    spd = ManifoldSpace(geoopt.SymmetricPositiveDefinite(), (2, 2))
+    so3 = ManifoldSpace(SO3(), (3, 3))
+    s2_t2 = ManifoldSpace(geoopt.ProductManifold((Hypersphere(3), 3), (FlatTorus(2), 2)), (5,))
+    s2_ball = ManifoldSpace(
+        geoopt.ProductManifold((Hypersphere(3), 3), (geoopt.PoincareBall().to(F64), 2)), (5,)
+    )
+    a5 = torch.randn(5, 5, generator=g, dtype=F64)
+
+    def draw(space, n):
+        if isinstance(space.manifold, geoopt.ProductManifold):
+            return ProductSource(space, tuple(_source(f) for f in space.factors)).sample(
+                n, generator=g, dtype=F64
+            )
+        return _source(space).sample(n, generator=g, dtype=F64)
+
+    return [
+        ("S2", s2, lambda y, t: y @ a3.T + torch.sin(y), draw(s2, 4)),
+        ("SO3", so3, lambda y, t: a3 @ y + y @ y, draw(so3, 4)),
+        ("lorentz", lorentz, lambda y, t: y @ a3.T + 0.3 * y * y, draw(lorentz, 4)),
+        ("poincare", ball, lambda y, t: y @ a2.T + torch.cos(y), draw(ball, 4)),
+        ("spd", spd, lambda y, t: a2 @ y + y @ a2.T + y @ y, draw(spd, 4)),
+        ("S2xT2", s2_t2, lambda y, t: torch.sin(y @ a5.T), draw(s2_t2, 4)),
+        ("S2xH2", s2_ball, lambda y, t: 0.3 * torch.tanh(y @ a5.T), draw(s2_ball, 4)),
+    ]
+
+
+def _source(space):
+    if isinstance(space.manifold, (Hypersphere, SO3, FlatTorus)):
+        return UniformSource(space)
+    mean = {
+        "PoincareBall": torch.tensor([0.2, -0.1]),
+        "Lorentz": torch.tensor([1.0, 0.0, 0.0]),
+        "SymmetricPositiveDefinite": torch.eye(2),
+    }[type(space.manifold).__name__]
+    return WrappedNormalSource(space, mean.to(F64), 0.5)
+
+
+HUTCHINSON_CASES = _hutchinson_cases()
+
+
+@pytest.mark.parametrize("probe", list(Probe), ids=lambda p: p.value)
+@pytest.mark.parametrize(
+    "name,space,field,x", HUTCHINSON_CASES, ids=[c[0] for c in HUTCHINSON_CASES]
+)
+def test_hutchinson_divergence_is_unbiased_on_every_manifold(name, space, field, x, probe):
+    reps = 4000
+    zero = torch.zeros(x.shape[0], dtype=F64)
+    exact = riemannian_divergence(space, field, x, zero)
+    xs = x.repeat(reps, *([1] * (x.dim() - 1)))
+    eps = HutchinsonDivergence(probe).prepare(xs, torch.Generator().manual_seed(0))
+    est = riemannian_divergence(space, field, xs, zero.repeat(reps), probe=eps)
+    est = est.reshape(reps, x.shape[0])
+    se = est.std(0) / math.sqrt(reps)
+    assert (est.std(0) > 1e-3).all()  # a real estimate, not the exact trace by accident
+    assert ((est.mean(0) - exact).abs() < 4 * se + 1e-12).all(), (est.mean(0), exact, se)
+
+
+def test_manifold_likelihood_with_hutchinson_is_unbiased_on_s2():
+    space = ManifoldSpace(Hypersphere(3), (3,))
+    path = GeodesicPath(space)
+    g = torch.Generator().manual_seed(2)
+    z = UniformSource(space).sample(1, generator=g, dtype=F64)
+    x = path.sample(z.expand(3, 3), torch.full((3,), 0.6, dtype=F64), generator=g).x_t
+    reps = 300
+    xs, zs = x.repeat(reps, 1), z.expand(3 * reps, 3)
+
+    def velocity(y, t):
+        return path.conditional_velocity(PathSample(x_t=y, t=t, z=zs))
+
+    grid = TimeGrid.uniform(24, 0.0, 0.6)
+    out = manifold_log_likelihood(
+        space,
+        velocity,
+        xs,
+        UniformSource(space).log_prob,
+        grid,
+        divergence=HutchinsonDivergence(Probe.GAUSSIAN),
+        generator=torch.Generator().manual_seed(0),
+    )
+    expected = path.log_prob(x, torch.full((3,), 0.6, dtype=F64), z.expand(3, 3))
+    est = out.log_prob.reshape(reps, 3)
+    se = est.std(0) / math.sqrt(reps)
+    assert (est.std(0) > 1e-2).all()
+    assert ((est.mean(0) - expected).abs() < 4 * se + 1e-5).all(), (est.mean(0), expected, se)
+    with pytest.raises(TypeError, match="HutchinsonDivergence"):
+        manifold_log_likelihood(
+            space, velocity, xs, UniformSource(space).log_prob, grid, divergence=object()
+        )
+    with pytest.raises(ValueError, match="probe must have the shape"):
+        riemannian_divergence(space, velocity, x, torch.zeros(3), probe=torch.zeros(2, 3))
