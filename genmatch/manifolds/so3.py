@@ -120,6 +120,26 @@ class SO3(AbstractCompactManifold):
     def logmap(self, x: Tensor, y: Tensor) -> Tensor:
         return x @ hat(so3_log(x.transpose(-1, -2) @ y))
 
+    def dlogmap(self, x: Tensor, y: Tensor, k: Tensor) -> Tensor:
+        """``(d log_x)_y [k]`` in closed form: with ``R = xᵀy = exp([ω]_×)`` and
+        ``k = y [ξ]_×``, ``d ω = J_r⁻¹(ω) ξ``, where the inverse right Jacobian is
+        ``J_r⁻¹ = I + ½ W + (1/θ² − cot(θ/2)/(2θ)) W²`` (``W = [ω]_×``, ``θ = |ω|``; the
+        coefficient is ``1/12 + θ²/720`` near ``0`` and finite up to the cut locus ``θ = π``)."""
+        r = x.transpose(-1, -2) @ y
+        omega = so3_log(r)
+        xi = vee(r.transpose(-1, -2) @ (x.transpose(-1, -2) @ k))[..., None]
+        theta_sq = (omega * omega).sum(-1)
+        theta = theta_sq.sqrt()
+        small = theta < 1e-2
+        safe = torch.where(small, torch.ones_like(theta), theta)
+        coef = torch.where(
+            small, 1 / 12 + theta_sq / 720, 1 / safe**2 - 1 / (2 * safe * torch.tan(safe / 2))
+        )
+        w = hat(omega)
+        w_xi = w @ xi
+        d_omega = xi + 0.5 * w_xi + coef[..., None, None] * (w @ w_xi)
+        return x @ hat(d_omega.squeeze(-1))
+
     def dist(self, x: Tensor, y: Tensor, *, keepdim: bool = False) -> Tensor:
         d = math.sqrt(2) * so3_log(x.transpose(-1, -2) @ y).norm(dim=-1)
         return d[..., None, None] if keepdim else d

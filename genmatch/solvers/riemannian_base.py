@@ -5,12 +5,13 @@ Each step solves ``dx/dt = u_t(x)`` in normal coordinates at the current point `
 vector space ``T_xM`` to which a classical Runge–Kutta method applies with its full order;
 the step ends with ``x_{t+h} = exp_x(y_{t+h})``. Stage points are ``exp_x(y)``, stage
 velocities are projected onto the tangent space and pulled back to ``T_xM`` by the
-differential of ``log_x`` (closed form on the sphere and the torus, ``torch.func.jvp``
-otherwise; exact either way). Geodesic Euler needs no pull-back.
+differential of ``log_x`` (closed form on the sphere, the torus and ``SO(3)``, factor by factor
+on products, ``torch.func.jvp`` otherwise; exact either way). Geodesic Euler needs no pull-back.
 """
 
 from __future__ import annotations
 
+import geoopt
 import torch
 from torch import Tensor
 
@@ -36,12 +37,21 @@ class AbstractRiemannianSolver(AbstractODESolver):
 
     def pull_back(self, x: Tensor, y: Tensor, k: Tensor) -> Tensor:
         """``(d log_x)_y [k]`` for ``k ∈ T_yM``: a stage velocity in normal coordinates at x."""
-        manifold = self.space.manifold
-        if isinstance(manifold, AbstractCompactManifold):  # closed forms where known
-            return manifold.dlogmap(x, y, k)
-        return torch.func.jvp(lambda p: manifold.logmap(x, p), (y,), (k,))[1]
+        return _pull_back(self.space, x, y, k)
 
     def stage(self, velocity: VelocityFn, x: Tensor, w: Tensor, s: Tensor) -> Tensor:
         """The pulled-back velocity at the stage point ``exp_x(w)`` and time ``s``."""
         y = self.space.expmap(x, w)
         return self.pull_back(x, y, self.tangent(velocity, y, s))
+
+
+def _pull_back(space: ManifoldSpace, x: Tensor, y: Tensor, k: Tensor) -> Tensor:
+    """``(d log_x)_y [k]``: closed forms where known, factor by factor on products (``log`` of
+    a product is the product of the factors' ``log``), ``torch.func.jvp`` otherwise."""
+    manifold = space.manifold
+    if isinstance(manifold, AbstractCompactManifold):
+        return manifold.dlogmap(x, y, k)
+    if isinstance(manifold, geoopt.ProductManifold):
+        parts = zip(space.factors, space.split(x), space.split(y), space.split(k), strict=True)
+        return space.join([_pull_back(f, x_i, y_i, k_i) for f, x_i, y_i, k_i in parts])
+    return torch.func.jvp(lambda p: manifold.logmap(x, p), (y,), (k,))[1]
