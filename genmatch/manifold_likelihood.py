@@ -12,7 +12,11 @@ and a tangent field ``u``, ``div_g u = tr(P_x J_u(x))`` with ``P_x`` the tangent
 and ``J_u`` the ambient Jacobian (one ``jvp`` per ambient coordinate). On the Poincaré ball
 (metric ``λ_x² I``) ``div_g u = div u + n ⟨u, ∇ log λ_x⟩``. The time integral uses Simpson's
 rule on each step with the state at the half step, so with :class:`RiemannianRK4` the result
-converges at order 4.
+converges at order 4. For high-dimensional manifolds (products of many factors) Hutchinson's
+estimate replaces the exact divergence: one ``jvp`` per evaluation instead of one per ambient
+coordinate, with one probe per point held fixed along the trajectory, so ``log p`` stays
+unbiased (:func:`riemannian_divergence`, ``divergence=`` of
+:func:`manifold_log_likelihood`).
 """
 
 from __future__ import annotations
