@@ -14,6 +14,12 @@ coordinates) with an MLP velocity field on the flattened rotations, for each ``N
     within ``probe_std / sqrt(probes)``) and the per-point standard deviation of a single
     Hutchinson estimate (the price of the speed).
 
+``power_vs_product``
+    the Hutchinson likelihood of the same states on the power ``SO(3)^N`` (event
+    ``(N, 3, 3)``, every map one batched call) instead of the ``ProductManifold`` (a Python loop
+    over its factors): seconds both ways, ``speedup`` = product / power, and the largest
+    difference of the two log-likelihoods (same probes: equal up to rounding).
+
 Every record is one JSON line; timings are medians of ``--repeats`` interleaved runs.
 
 Usage::
@@ -37,7 +43,7 @@ from torch import Tensor, nn
 
 from genmatch.likelihood import HutchinsonDivergence
 from genmatch.manifold_likelihood import manifold_log_likelihood, riemannian_divergence
-from genmatch.manifold_sources import ProductSource
+from genmatch.manifold_sources import ProductSource, UniformSource
 from genmatch.manifolds import SO3
 from genmatch.spaces import ManifoldSpace
 
@@ -123,6 +129,38 @@ def bench(n: int, args: argparse.Namespace) -> list[dict]:
     # the spread over probes, all in one batch: the trajectory is the same, only the probe differs
     reps = y.repeat(args.probes, 1)
     est = loglik(HutchinsonDivergence(), reps, 1).reshape(args.probes, -1)
+    # the same states as the power SO(3)^n (event (n, 3, 3)): elementwise maps in one call
+    power = ManifoldSpace(SO3(), (n, 3, 3))
+
+    def u_power(x: Tensor, t: Tensor) -> Tensor:
+        return u(x.reshape(x.shape[0], -1), t).reshape(x.shape)
+
+    y_power = y.reshape(-1, n, 3, 3)
+
+    def loglik_power() -> Tensor:
+        return manifold_log_likelihood(
+            power,
+            u_power,
+            y_power,
+            UniformSource(power).log_prob,
+            args.steps,
+            divergence=HutchinsonDivergence(),
+            generator=torch.Generator().manual_seed(0),
+        ).log_prob
+
+    power_s = median_seconds({"power": loglik_power}, max(1, args.repeats // 2))["power"]
+    records.append(
+        {
+            "bench": "power_vs_product",
+            "frames": n,
+            "product_s": secs["hutchinson"],
+            "power_s": power_s,
+            "speedup": secs["hutchinson"] / power_s,
+            "max_abs_diff": float(
+                (loglik_power() - loglik(HutchinsonDivergence(), y, 0)).abs().max()
+            ),
+        }
+    )
     records.append(
         {
             "bench": "log_likelihood",

@@ -22,7 +22,9 @@ from genmatch.spaces.manifold import ManifoldSpace
 class UniformSource(AbstractSource):
     """The normalised Riemannian volume of a compact manifold (sphere, torus, ``SO(3)``).
 
-    Its density with respect to the Riemannian volume is ``1 / vol(M)``.
+    Its density with respect to the Riemannian volume is ``1 / vol(M)``; on a power
+    ``M^N`` (leading event dimensions, see :attr:`ManifoldSpace.power`) the elements are
+    independent and uniform.
 
     Example:
         >>> import torch
@@ -59,15 +61,16 @@ class UniformSource(AbstractSource):
         device: torch.device | str | None = None,
     ) -> Tensor:
         n = check_positive_int(n, "n")
-        return self.manifold.random_uniform_points(
-            n, generator=generator, dtype=dtype, device=device
+        x = self.manifold.random_uniform_points(
+            n * self.space.power, generator=generator, dtype=dtype, device=device
         )
+        return x.reshape(n, *self.space.event_shape)
 
     def log_prob(self, x: Tensor) -> Tensor:
-        """``−log vol(M)`` for each point: ``(batch, *event) → (batch,)``."""
-        return torch.full(
-            (x.shape[0],), -math.log(self.manifold.volume()), dtype=x.dtype, device=x.device
-        )
+        """``−N log vol(M)`` for each point of ``M^N`` (``N = 1`` usually):
+        ``(batch, *event) → (batch,)``."""
+        log_vol = self.space.power * math.log(self.manifold.volume())
+        return torch.full((x.shape[0],), -log_vol, dtype=x.dtype, device=x.device)
 
 
 @final
@@ -141,6 +144,11 @@ class WrappedNormalSource(AbstractSource):
         """
         manifold = self.space.manifold
         self.space.check(x, "x")
+        if self.space.power != 1:
+            raise ValueError(
+                "WrappedNormalSource.log_prob supports one point per state, got event_shape "
+                f"{self.space.event_shape} (a power of {type(manifold).__name__})"
+            )
         n = self.space.event_shape[-1]
         mu = self.mean.to(dtype=x.dtype, device=x.device)
         w = self.space.logmap(mu.expand_as(x), x)

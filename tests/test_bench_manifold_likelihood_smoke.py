@@ -19,10 +19,7 @@ def test_manifold_likelihood_bench_quick():
     assert proc.returncode == 0, proc.stderr
     records = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     assert [(r["bench"], r["frames"]) for r in records] == [
-        ("divergence", 1),
-        ("log_likelihood", 1),
-        ("divergence", 2),
-        ("log_likelihood", 2),
+        (bench, n) for n in (1, 2) for bench in ("divergence", "power_vs_product", "log_likelihood")
     ]
     for r in records:
         for key, value in r.items():
@@ -32,3 +29,5 @@ def test_manifold_likelihood_bench_quick():
     for r in records:
         if r["bench"] == "log_likelihood":
             assert r["probe_std"] > 0  # a real estimate, not the exact trace
+        if r["bench"] == "power_vs_product":
+            assert r["max_abs_diff"] < 1e-3  # the same states and probes, two representations

@@ -201,3 +201,21 @@ def test_product_source_errors():
     with pytest.raises(TypeError, match="WrappedNormalSource"):  # a non-compact factor
         product = geoopt.ProductManifold((Hypersphere(3), 3), (geoopt.PoincareBall(), 2))
         ProductSource(ManifoldSpace(product, (5,)))
+
+
+def test_uniform_source_on_a_power():
+    space = ManifoldSpace(SO3(), (4, 3, 3))
+    src = UniformSource(space)
+    x = src.sample(5000, generator=torch.Generator().manual_seed(0), dtype=F64)
+    assert x.shape == (5000, 4, 3, 3)
+    space.check(x)
+    assert x.mean(0).abs().max() < 0.05  # Haar on each element
+    # independent elements: no correlation between the frames' first entries
+    assert abs(float((x[:, 0, 0, 0] * x[:, 1, 0, 0]).mean())) < 0.02
+    volume = 16 * math.sqrt(2) * math.pi**2
+    assert torch.allclose(src.log_prob(x[:3]), torch.full((3,), -4 * math.log(volume), dtype=F64))
+    wrapped = WrappedNormalSource(
+        ManifoldSpace(geoopt.PoincareBall(), (3, 2)), torch.zeros(3, 2), 0.5
+    )
+    with pytest.raises(ValueError, match="one point per state"):
+        wrapped.log_prob(torch.zeros(1, 3, 2))

@@ -187,6 +187,17 @@ class GeodesicPath(AbstractInterpolantPath, AbstractDensityPath):
                 "UniformSource (or a product of them with a ProductSource), got "
                 f"{type(manifold).__name__} and {type(self.source).__name__}"
             )
+        if self.space.power != 1:
+            # M^N: the geodesic and the uniform source act on each element independently
+            element = ManifoldSpace(manifold, self.space.point_shape, atol=self.space.atol)
+            path = GeodesicPath(element, UniformSource(element), self.kappa, self.bandwidth)
+            batch, power = x.shape[0], self.space.power
+            per_element = path.log_prob(
+                x.reshape(batch * power, *element.event_shape),
+                t.repeat_interleave(power),
+                z.reshape(batch * power, *element.event_shape),
+            )
+            return per_element.reshape(batch, power).sum(1)
         c = 1 - self.kappa.kappa(t)
         w = self.space.logmap(z, x)
         w_0 = w / _bcast(c, w)

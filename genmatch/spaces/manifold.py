@@ -83,6 +83,24 @@ class ManifoldSpace(AbstractStateSpace):
         if not shape or not all(isinstance(s, int) and s > 0 for s in shape):
             raise ValueError(f"event_shape must be positive integers, got {self.event_shape!r}")
         object.__setattr__(self, "event_shape", shape)
+        ndim = int(getattr(self.manifold, "ndim", 1))
+        if len(shape) < ndim:
+            raise ValueError(
+                f"event_shape {shape} has fewer dimensions than a point of {self._name()} ({ndim})"
+            )
+
+    @property
+    def point_shape(self) -> tuple[int, ...]:
+        """The shape of one element of the manifold: the last ``manifold.ndim`` dimensions of
+        ``event_shape`` (``(3, 3)`` for ``SO(3)``, ``(3,)`` for ``S²``)."""
+        return self.event_shape[len(self.event_shape) - int(getattr(self.manifold, "ndim", 1)) :]
+
+    @property
+    def power(self) -> int:
+        """How many elements one state holds: ``1``, or ``N`` for the power manifold ``M^N``
+        given by leading event dimensions (e.g. ``event_shape = (N, 3, 3)`` on ``SO(3)``: ``N``
+        backbone frames, with the product metric)."""
+        return math.prod(self.event_shape[: len(self.event_shape) - len(self.point_shape)])
 
     @property
     def ambient_dim(self) -> int:
@@ -150,9 +168,12 @@ class ManifoldSpace(AbstractStateSpace):
         return out.reshape(out.shape[0], -1).sum(1)
 
     def dist(self, x: Tensor, y: Tensor) -> Tensor:
-        """Geodesic distance ``d(x, y)``: ``(batch,)``."""
+        """Geodesic distance ``d(x, y)``: ``(batch,)``; on a power manifold ``M^N`` the product
+        distance ``(Σ_i d(x_i, y_i)²)^{1/2}``."""
         out = self.manifold.dist(x, y)
-        return out.reshape(out.shape[0], -1)[:, 0] if out.dim() > 1 else out
+        if out.dim() == 1:
+            return out
+        return out.reshape(out.shape[0], -1).square().sum(1).sqrt()
 
     def riemannian_gradient(self, x: Tensor, egrad: Tensor) -> Tensor:
         """The Riemannian gradient from the Euclidean gradient of an ambient extension."""

@@ -230,3 +230,22 @@ def test_exact_marginal_oracle_reaches_the_data_on_a_product():
     s_0, a_0 = space.split(x_0)
     assert float((s_0[:, 2] > 0.5).double().mean()) == pytest.approx(0.25, abs=0.1)
     assert float(((s_0[:, 2] > 0.5) == (a_0[:, 0] > 0.5)).double().mean()) < 0.8
+
+
+def test_exact_marginal_oracle_on_a_power_keeps_the_coupling():
+    # S²^2 as a power (2, 3): the second direction of each datum is a fixed rotation of the
+    # first; the oracle's samples land on the data and keep that relation
+    space = ManifoldSpace(Hypersphere(3), (2, 3))
+    g = torch.Generator().manual_seed(0)
+    first = _vmf_clusters(ManifoldSpace(Hypersphere(3), (3,)), 40, g)
+    turn = torch.tensor([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=F64)
+    data = torch.stack([first, first @ turn.T], 1)
+    flow = RiemannianFlowGenerator(space, solver=RiemannianEuler(space))
+    path = GeodesicPath(space, bandwidth=1e-2)
+    x_0 = path.source.sample(200, generator=g, dtype=F64)
+    x_1 = simulate(flow, ExactMarginal(path, flow, data), x_0, 80, space=space).x
+    space.check(x_1)
+    assert geodesic_distances(space, x_1, data).min(1).values.max() < 0.1
+    gap = (x_1[:, 1] - x_1[:, 0] @ turn.T).norm(dim=1)
+    assert gap.max() < 0.1
+    assert (x_0[:, 1] - x_0[:, 0] @ turn.T).norm(dim=1).mean() > 1.0  # not in the source

@@ -51,6 +51,10 @@ def _cases():
     cases.append(("spd", spd, _wrapped(spd, torch.eye(2)), 1e-9))
     product = geoopt.ProductManifold((Hypersphere(3), 3), (FlatTorus(2), 2))
     cases.append(("S2xT2", ManifoldSpace(product, (5,)), _product_sampler, 1e-9))
+    # powers M^N given by leading event dimensions (N backbone frames, N directions)
+    for name, manifold, shape in [("SO3^4", SO3(), (4, 3, 3)), ("S2^5", Hypersphere(3), (5, 3))]:
+        space = ManifoldSpace(manifold, shape)
+        cases.append((name, space, _uniform(space), 1e-9))
     return cases
 
 

@@ -114,3 +114,22 @@ def test_product_factors_split_and_join():
     for call in (lambda: s2.factors, lambda: s2.split(x), lambda: s2.join([x])):
         with pytest.raises(TypeError, match="ProductManifold"):
             call()
+
+
+def test_power_manifold_shapes_and_product_distance():
+    so3_4 = ManifoldSpace(SO3(), (4, 3, 3))
+    assert (so3_4.power, so3_4.point_shape) == (4, (3, 3))
+    s2 = ManifoldSpace(Hypersphere(3), (3,))
+    assert (s2.power, s2.point_shape) == (1, (3,))
+    # the distance of S² × S² as a power (2, 3) equals geoopt's ProductManifold distance
+    g = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.normalize(torch.randn(6, 2, 3, generator=g, dtype=F64), dim=-1)
+    y = torch.nn.functional.normalize(torch.randn(6, 2, 3, generator=g, dtype=F64), dim=-1)
+    power = ManifoldSpace(Hypersphere(3), (2, 3))
+    product = ManifoldSpace(geoopt.ProductManifold((Hypersphere(3), 3), (Hypersphere(3), 3)), (6,))
+    expected = product.dist(x.reshape(6, 6), y.reshape(6, 6))
+    assert torch.allclose(power.dist(x, y), expected, atol=1e-12)
+    per_element = Hypersphere(3).dist(x, y)
+    assert torch.allclose(expected, per_element.square().sum(1).sqrt(), atol=1e-12)
+    with pytest.raises(ValueError, match="fewer dimensions than a point of SO3"):
+        ManifoldSpace(SO3(), (9,))
