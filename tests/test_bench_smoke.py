@@ -1,4 +1,5 @@
-"""Smoke test of ``bench/throughput.py``: it runs, exits 0 and prints JSON lines."""
+"""Smoke tests of the benchmarks in ``bench/``: each runs ``--quick``, exits 0 and prints JSON
+lines (they assert nothing about speed)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,20 @@ from pathlib import Path
 SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "throughput.py"
 
 
-def test_throughput_quick_prints_json_summary():
+def run_quick(name: str, *args: str, timeout: int = 120) -> list[dict]:
+    """Run ``bench/<name> --quick *args``; its JSON lines, after checking it exited 0."""
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--threads", "1"],
+        [sys.executable, str(SCRIPT.parent / name), "--quick", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr
-    records = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
+def test_throughput_quick_prints_json_summary():
+    records = run_quick("throughput.py", "--threads", "1")
     by_name = {r["bench"]: r for r in records}
     assert set(by_name) == {"train", "train_loop", "sample_euler", "sample_rk4", "summary"}
     for name in ("train", "train_loop", "sample_euler", "sample_rk4"):
@@ -39,15 +45,7 @@ def test_throughput_quick_prints_json_summary():
 
 
 def test_sde_bench_quick_prints_json_summary():
-    script = SCRIPT.parent / "sde.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--quick", "--threads", "1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    records = {r["bench"]: r for r in map(json.loads, filter(str.strip, proc.stdout.splitlines()))}
+    records = {r["bench"]: r for r in run_quick("sde.py", "--threads", "1")}
     assert set(records) == {"sde_langevin", "sde_diffusion", "summary"}
     for name in ("sde_langevin", "sde_diffusion"):
         assert math.isfinite(records[name]["ratio"]) and records[name]["ratio"] > 0
@@ -57,16 +55,26 @@ def test_sde_bench_quick_prints_json_summary():
 
 
 def test_discrete_bench_quick_runs_against_flow_matching():
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT.parent / "discrete.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    record = json.loads(proc.stdout.strip().splitlines()[-1])
+    record = run_quick("discrete.py", timeout=300)[-1]
     results = record["results"]
     rows = [k for k in results if k.count(" / ") == 2]
     samplers = {k.split(" / ")[1] for k in rows}
     assert {"genmatch euler", "genmatch tau-leaping", "flow_matching euler"} <= samplers
     assert all(math.isfinite(results[k]["pair_tv"]) for k in rows)
+
+
+def test_manifold_likelihood_bench_quick():
+    records = run_quick("manifold_likelihood.py", "--threads", "1", timeout=300)
+    assert [(r["bench"], r["frames"]) for r in records] == [
+        (bench, n) for n in (1, 2) for bench in ("divergence", "power_vs_product", "log_likelihood")
+    ]
+    for r in records:
+        for key, value in r.items():
+            if isinstance(value, float):
+                assert math.isfinite(value), (r, key)
+        assert r["speedup"] > 0
+    for r in records:
+        if r["bench"] == "log_likelihood":
+            assert r["probe_std"] > 0  # a real estimate, not the exact trace
+        if r["bench"] == "power_vs_product":
+            assert r["max_abs_diff"] < 1e-3  # the same states and probes, two representations
