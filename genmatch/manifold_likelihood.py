@@ -116,6 +116,11 @@ def riemannian_divergence(
             du = _jvp(u, x, space.proju(x, e_j))[1]
             div = div + du.reshape(batch, n)[:, j]
         return div
+    if space.power != 1:
+        raise ValueError(
+            f"riemannian_divergence on a power of {type(manifold).__name__} (event_shape "
+            f"{space.event_shape}) is not supported; use a geoopt.ProductManifold of its copies"
+        )
     if isinstance(manifold, geoopt.PoincareBall):
         if probe is not None:
             u_x, du = _jvp(u, x, probe)

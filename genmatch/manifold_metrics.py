@@ -37,7 +37,7 @@ def geodesic_mmd(
     x: Tensor,
     y: Tensor,
     *,
-    bandwidths: Sequence[float] = DEFAULT_GEODESIC_BANDWIDTHS,
+    bandwidths: Sequence[float] | None = None,
 ) -> Tensor:
     """Unbiased squared MMD with ``k(a, b) = Σ_h exp(−d(a, b)² / (2h²))``, ``d`` geodesic.
 
@@ -51,7 +51,9 @@ def geodesic_mmd(
         space: the manifold.
         x: first sample ``(n, *event)``, ``n >= 2``.
         y: second sample ``(m, *event)``, ``m >= 2``.
-        bandwidths: positive bandwidths in geodesic units.
+        bandwidths: positive bandwidths in geodesic units; by default
+            :data:`DEFAULT_GEODESIC_BANDWIDTHS` times ``√N`` on a power ``M^N``
+            (:attr:`ManifoldSpace.power`), whose distances grow like ``√N``.
 
     Returns:
         A scalar tensor.
@@ -75,6 +77,9 @@ def geodesic_mmd(
     check_like(y, x, "y", "x")
     space.check(x, "x")
     space.check(y, "y")
+    if bandwidths is None:
+        # distances on a power M^N grow like √N: scale the defaults with them
+        bandwidths = [h * space.power**0.5 for h in DEFAULT_GEODESIC_BANDWIDTHS]
     if not bandwidths or not all(h > 0 for h in bandwidths):
         raise ValueError(f"bandwidths must be positive, got {bandwidths!r}")
     h = torch.tensor(list(bandwidths), dtype=x.dtype, device=x.device)

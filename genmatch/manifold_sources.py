@@ -207,7 +207,8 @@ class ProductSource(AbstractSource):
     Args:
         space: a :class:`ManifoldSpace` over a ``geoopt.ProductManifold``.
         sources: one source per factor, each on that factor's space (``space.factors[i]``);
-            ``None`` (default) for the uniform source on every factor (compact factors only).
+            ``None`` (default) for the uniform source on every factor (compact factors, or
+            products of them, only).
 
     Example:
         >>> import geoopt, torch
@@ -225,7 +226,13 @@ class ProductSource(AbstractSource):
     def __post_init__(self) -> None:
         factors = self.space.factors  # raises unless the space is a product
         if self.sources is None:
-            object.__setattr__(self, "sources", tuple(UniformSource(f) for f in factors))
+            defaults = tuple(
+                ProductSource(f)
+                if isinstance(f.manifold, geoopt.ProductManifold)
+                else UniformSource(f)
+                for f in factors
+            )
+            object.__setattr__(self, "sources", defaults)
         sources = tuple(self.sources)  # type: ignore[arg-type]
         if len(sources) != len(factors):
             raise ValueError(f"ProductSource needs {len(factors)} sources, got {len(sources)}")

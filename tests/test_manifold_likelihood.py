@@ -398,3 +398,23 @@ def test_power_manifold_path_density_and_likelihood():
         space, velocity, x, path.source.log_prob, TimeGrid.uniform(48, 0.0, end)
     )
     assert torch.allclose(out.log_prob, expected, atol=1e-6)
+
+
+def test_divergence_on_powers_of_non_induced_metrics_raises():
+    space = ManifoldSpace(geoopt.PoincareBall(), (4, 2))
+    with pytest.raises(ValueError, match="use a geoopt.ProductManifold"):
+        riemannian_divergence(space, lambda y, t: y, torch.zeros(2, 4, 2), torch.zeros(2))
+
+
+def test_nested_product_path_density_matches_the_flat_product():
+    inner = geoopt.ProductManifold((Hypersphere(3), 3), (FlatTorus(2), 2))
+    nested = ManifoldSpace(geoopt.ProductManifold((inner, 5), (SO3(), (3, 3))), (14,))
+    flat = ManifoldSpace(
+        geoopt.ProductManifold((Hypersphere(3), 3), (FlatTorus(2), 2), (SO3(), (3, 3))), (14,)
+    )
+    g = torch.Generator().manual_seed(0)
+    path = GeodesicPath(nested)
+    z = path.source.sample(6, generator=g, dtype=F64)
+    t = torch.full((6,), 0.5, dtype=F64)
+    x = path.sample(z, t, generator=g).x_t
+    assert torch.allclose(path.log_prob(x, t, z), GeodesicPath(flat).log_prob(x, t, z), atol=1e-12)

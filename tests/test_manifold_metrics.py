@@ -5,7 +5,7 @@ import torch
 
 from genmatch.manifold_metrics import geodesic_distances, geodesic_mmd
 from genmatch.manifold_sources import UniformSource
-from genmatch.manifolds import FlatTorus, Hypersphere, so3_exp
+from genmatch.manifolds import SO3, FlatTorus, Hypersphere, so3_exp
 from genmatch.spaces import ManifoldSpace
 
 F64 = torch.float64
@@ -43,3 +43,17 @@ def test_errors():
         geodesic_mmd(space, x, x, bandwidths=(0.0,))
     with pytest.raises(TypeError, match="dtype"):
         geodesic_mmd(space, x, x.float())
+
+
+def test_default_bandwidths_scale_with_the_power():
+    # on SO(3)^16 distances are ~4× those of SO(3): the default kernel still separates laws
+    space = ManifoldSpace(SO3(), (16, 3, 3))
+    g = torch.Generator().manual_seed(0)
+    uniform = UniformSource(space).sample(200, generator=g, dtype=torch.float64)
+    eye = torch.eye(3, dtype=torch.float64).expand(200, 16, 3, 3)
+    near = space.expmap(
+        eye, 0.3 * space.proju(eye, torch.randn(200, 16, 3, 3, generator=g, dtype=torch.float64))
+    )
+    assert float(geodesic_mmd(space, uniform, near)) > 0.3
+    fixed = geodesic_mmd(space, uniform, near, bandwidths=(0.1, 0.2, 0.5, 1.0))
+    assert float(fixed) < 0.05  # the unscaled kernel barely sees the difference

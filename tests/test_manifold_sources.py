@@ -219,3 +219,13 @@ def test_uniform_source_on_a_power():
     )
     with pytest.raises(ValueError, match="one point per state"):
         wrapped.log_prob(torch.zeros(1, 3, 2))
+
+
+def test_product_source_defaults_through_nested_products():
+    inner = geoopt.ProductManifold((Hypersphere(3), 3), (FlatTorus(2), 2))
+    space = ManifoldSpace(geoopt.ProductManifold((inner, 5), (SO3(), (3, 3))), (14,))
+    src = ProductSource(space)
+    x = src.sample(4, generator=torch.Generator().manual_seed(0), dtype=F64)
+    space.check(x)
+    volumes = 4 * math.pi * 4 * math.pi**2 * 16 * math.sqrt(2) * math.pi**2
+    assert torch.allclose(src.log_prob(x), torch.full((4,), -math.log(volumes), dtype=F64))

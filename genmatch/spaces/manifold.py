@@ -88,6 +88,18 @@ class ManifoldSpace(AbstractStateSpace):
             raise ValueError(
                 f"event_shape {shape} has fewer dimensions than a point of {self._name()} ({ndim})"
             )
+        known = getattr(self.manifold, "point_shape", None)  # the compact manifolds' own
+        if known is not None and shape[len(shape) - ndim :] != tuple(known):
+            raise ValueError(
+                f"event_shape {shape} must end with the point shape {tuple(known)} of "
+                f"{self._name()} (leading dimensions make a power M^N)"
+            )
+        if isinstance(self.manifold, geoopt.ProductManifold) and len(shape) != 1:
+            raise ValueError(
+                f"a ProductManifold packs a point into one dimension: event_shape must be "
+                f"({self.manifold.n_elements},), got {shape}; powers of a product are not "
+                "supported"
+            )
 
     @property
     def point_shape(self) -> tuple[int, ...]:

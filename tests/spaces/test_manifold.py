@@ -133,3 +133,14 @@ def test_power_manifold_shapes_and_product_distance():
     assert torch.allclose(expected, per_element.square().sum(1).sqrt(), atol=1e-12)
     with pytest.raises(ValueError, match="fewer dimensions than a point of SO3"):
         ManifoldSpace(SO3(), (9,))
+
+
+def test_event_shapes_that_do_not_fit_the_manifold_raise():
+    with pytest.raises(ValueError, match=r"must end with the point shape \(3,\)"):
+        ManifoldSpace(Hypersphere(3), (4,))
+    with pytest.raises(ValueError, match=r"point shape \(3, 3\)"):
+        ManifoldSpace(SO3(), (3, 4))
+    product = geoopt.ProductManifold((Hypersphere(3), 3), (FlatTorus(2), 2))
+    with pytest.raises(ValueError, match="powers of a product are not supported"):
+        ManifoldSpace(product, (4, 5))
+    assert ManifoldSpace(FlatTorus(1), (5, 1)).power == 5
