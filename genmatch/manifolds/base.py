@@ -68,6 +68,15 @@ class AbstractCompactManifold(geoopt.Manifold):
             z, w: ``(batch, *point_shape)``; returns ``(batch,)``.
         """
 
+    def project_drift(self, x: Tensor) -> Tensor:
+        """Points a rounding error away from ``M`` put back on it, differentiably.
+
+        Used after every exponential map; the default is :meth:`projx`. Override it where
+        ``projx`` has no usable gradient at points of ``M`` (``SO(3)``: an SVD with equal
+        singular values).
+        """
+        return self.projx(x)
+
     def dlogmap(self, x: Tensor, y: Tensor, k: Tensor) -> Tensor:
         """``(d log_x)_y [k]``: the derivative of ``y ↦ log_x(y)`` along ``k ∈ T_yM``.
 

@@ -103,6 +103,13 @@ class SO3(AbstractCompactManifold):
         out = (u * v).sum((-1, -2))
         return out[..., None, None] if keepdim else out
 
+    def project_drift(self, x: Tensor) -> Tensor:
+        """One Newton step towards the polar factor, ``X (3I − XᵀX) / 2``: quadratic in the
+        drift ``XᵀX − I`` and differentiable at rotations, where the SVD of :meth:`projx` has
+        equal singular values and a NaN gradient."""
+        eye = torch.eye(3, dtype=x.dtype, device=x.device)
+        return 0.5 * x @ (3 * eye - x.transpose(-1, -2) @ x)
+
     def projx(self, x: Tensor) -> Tensor:
         u, _, vh = torch.linalg.svd(x)
         d = torch.det(u @ vh)
@@ -129,9 +136,8 @@ class SO3(AbstractCompactManifold):
         omega = so3_log(r)
         xi = vee(r.transpose(-1, -2) @ (x.transpose(-1, -2) @ k))[..., None]
         theta_sq = (omega * omega).sum(-1)
-        theta = theta_sq.sqrt()
-        small = theta < 1e-2
-        safe = torch.where(small, torch.ones_like(theta), theta)
+        small = theta_sq < 1e-4
+        safe = torch.where(small, torch.ones_like(theta_sq), theta_sq).sqrt()
         coef = torch.where(
             small, 1 / 12 + theta_sq / 720, 1 / safe**2 - 1 / (2 * safe * torch.tan(safe / 2))
         )

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from genmatch._checks import check_finite, check_float_tensor, value_checks_enabled
+from genmatch.manifolds.base import AbstractCompactManifold
 from genmatch.spaces.base import AbstractStateSpace
 
 #: Absolute tolerances of the on-manifold and tangency checks, by dtype.
@@ -159,8 +160,12 @@ class ManifoldSpace(AbstractStateSpace):
             )
 
     def expmap(self, x: Tensor, v: Tensor) -> Tensor:
-        """``exp_x(v)``, then projected onto ``M`` against rounding drift."""
-        return self.manifold.projx(self.manifold.expmap(x, v))
+        """``exp_x(v)``, then projected onto ``M`` against rounding drift (differentiably:
+        :meth:`AbstractCompactManifold.project_drift` where the manifold has it)."""
+        y = self.manifold.expmap(x, v)
+        if isinstance(self.manifold, AbstractCompactManifold):
+            return self.manifold.project_drift(y)
+        return self.manifold.projx(y)
 
     def logmap(self, x: Tensor, y: Tensor) -> Tensor:
         """``log_x(y) ∈ T_xM`` (undefined on the cut locus of ``x``)."""
