@@ -137,6 +137,18 @@ class ManifoldSpace(AbstractStateSpace):
         if not value_checks_enabled():
             return
         tol = self.atol.get(x.dtype, 1e-4)
+        if isinstance(self.manifold, geoopt.Lorentz):
+            # ⟨x, x⟩_L = −k up to rounding, which grows like x₀² (geoopt's check is absolute)
+            sq = x * x
+            form = sq[..., 1:].sum(-1) - sq[..., 0]
+            k = self.manifold.k.to(x.dtype)
+            err = ((form + k).abs() / (k + sq.sum(-1))).max()
+            if not bool(err <= tol) or not bool((x[..., 0] > 0).all()):
+                raise ValueError(
+                    f"{name} is not on {self._name()}: ⟨x, x⟩_L != −k or x₀ <= 0 (relative "
+                    f"deviation {float(err):.2e}, atol={tol})"
+                )
+            return
         ok, reason = self.manifold.check_point_on_manifold(x, explain=True, atol=tol, rtol=tol)
         if not ok:
             raise ValueError(f"{name} is not on {self._name()}: {reason}")

@@ -144,3 +144,15 @@ def test_event_shapes_that_do_not_fit_the_manifold_raise():
     with pytest.raises(ValueError, match="powers of a product are not supported"):
         ManifoldSpace(product, (4, 5))
     assert ManifoldSpace(FlatTorus(1), (5, 1)).power == 5
+
+
+def test_lorentz_check_is_relative_to_the_point_size():
+    # float32 points far out (x₀ ~ 10³) carry rounding ~ x₀² · 1e-7 in ⟨x, x⟩_L: still on H²
+    space = ManifoldSpace(geoopt.Lorentz(), (3,))
+    r = torch.linspace(0.0, 8.0, 50)
+    far = torch.stack([torch.cosh(r), torch.sinh(r) * 0.6, torch.sinh(r) * 0.8], 1)
+    space.check(far)
+    with pytest.raises(ValueError, match="not on Lorentz"):
+        space.check(torch.tensor([[1.0, 0.1, 0.0]]))  # ⟨x, x⟩_L = −0.99
+    with pytest.raises(ValueError, match="x₀ <= 0"):
+        space.check(torch.tensor([[-1.0, 0.0, 0.0]]))  # the lower sheet
