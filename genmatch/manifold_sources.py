@@ -191,7 +191,7 @@ def _log_sinhc(r: Tensor) -> Tensor:
     """``log(sinh(r)/r)`` for ``r ≥ 0``, stable at ``0`` and for large ``r``."""
     small = r < 1e-3
     safe = torch.where(small, torch.ones_like(r), r)
-    large = safe + torch.log1p(-torch.exp(-2 * safe)) - math.log(2) - torch.log(safe)
+    large = safe + torch.log(-torch.expm1(-2 * safe) / (2 * safe))
     return torch.where(small, r * r / 6, large)
 
 
