@@ -70,31 +70,33 @@ def test_likelihood_converges_with_midpoint_on_s2():
     assert math.log2(errors[1] / errors[2]) > 1.7  # second order
 
 
-def test_gradients_with_respect_to_the_velocity_parameters_on_s2():
-    # d log p / d a by the kept graph equals a central finite difference in float64
-    space = ManifoldSpace(Hypersphere(3), (3,))
-    x = UniformSource(space).sample(4, generator=torch.Generator().manual_seed(3), dtype=F64)
-    e3 = torch.tensor([0.0, 0.0, 1.0], dtype=F64)
+def _gradient_and_finite_difference(space, field, x, steps, a=0.7):
+    """``d Σ log p / d a`` by the kept graph, and by a central finite difference (float64)."""
 
     def log_p(a, grad):
         return manifold_log_likelihood(
-            space,
-            lambda y, t: a * (e3 - y[:, 2:] * y) * (1 + t[:, None]),  # a ∇z, time-dependent
-            x,
-            UniformSource(space).log_prob,
-            12,
-            grad=grad,
+            space, lambda y, t: field(a, y, t), x, UniformSource(space).log_prob, steps, grad=grad
         ).log_prob
 
-    a = torch.tensor(0.7, dtype=F64, requires_grad=True)
+    a = torch.tensor(a, dtype=F64, requires_grad=True)
     (g,) = torch.autograd.grad(log_p(a, True).sum(), a)
     eps = 1e-5
     with torch.no_grad():
         fd = (log_p(a + eps, False).sum() - log_p(a - eps, False).sum()) / (2 * eps)
+        assert not log_p(a, False).requires_grad  # without grad=True nothing is tracked
+    return g, fd
+
+
+def test_gradients_with_respect_to_the_velocity_parameters_on_s2():
+    space = ManifoldSpace(Hypersphere(3), (3,))
+    x = UniformSource(space).sample(4, generator=torch.Generator().manual_seed(3), dtype=F64)
+    e3 = torch.tensor([0.0, 0.0, 1.0], dtype=F64)
+    # a ∇z, time-dependent
+    g, fd = _gradient_and_finite_difference(
+        space, lambda a, y, t: a * (e3 - y[:, 2:] * y) * (1 + t[:, None]), x, 12
+    )
     assert abs(float(g)) > 0.1
     assert torch.allclose(g, fd, rtol=1e-6, atol=0)
-    # without grad=True nothing is tracked
-    assert not log_p(a, False).requires_grad
 
 
 def test_rotation_preserves_the_uniform_density_on_s2():
@@ -427,16 +429,6 @@ def test_gradients_on_so3_are_finite_and_match_finite_differences():
     space = ManifoldSpace(SO3(), (3, 3))
     x = UniformSource(space).sample(4, generator=torch.Generator().manual_seed(1), dtype=F64)
     m = torch.tensor([[0.5, 0.2, 0.0], [-0.1, 0.3, 0.4], [0.2, 0.0, -0.6]], dtype=F64)
-
-    def log_p(a, grad):
-        return manifold_log_likelihood(
-            space, lambda y, t: a * m.expand_as(y), x, UniformSource(space).log_prob, 8, grad=grad
-        ).log_prob
-
-    a = torch.tensor(0.8, dtype=F64, requires_grad=True)
-    (g,) = torch.autograd.grad(log_p(a, True).sum(), a)
-    eps = 1e-5
-    with torch.no_grad():
-        fd = (log_p(a + eps, False).sum() - log_p(a - eps, False).sum()) / (2 * eps)
+    g, fd = _gradient_and_finite_difference(space, lambda a, y, t: a * m.expand_as(y), x, 8, 0.8)
     assert torch.isfinite(g) and abs(float(g)) > 0.01
     assert torch.allclose(g, fd, rtol=1e-6, atol=0)
