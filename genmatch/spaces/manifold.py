@@ -143,7 +143,7 @@ class ManifoldSpace(AbstractStateSpace):
             form = sq[..., 1:].sum(-1) - sq[..., 0]
             k = self.manifold.k.to(x.dtype)
             err = ((form + k).abs() / (k + sq.sum(-1))).max()
-            if not bool(err <= tol) or not bool((x[..., 0] > 0).all()):
+            if bool((err > tol) | (x[..., 0] <= 0).any()):  # one host sync
                 raise ValueError(
                     f"{name} is not on {self._name()}: ⟨x, x⟩_L != −k or x₀ <= 0 (relative "
                     f"deviation {float(err):.2e}, atol={tol})"
