@@ -1,14 +1,18 @@
 """State spaces: what a batch of points is."""
 
-from genmatch.spaces.base import AbstractStateSpace
+from genmatch.spaces.base import TENSORS, AbstractStateSpace, TensorSpace
 from genmatch.spaces.discrete import DiscreteSpace
 from genmatch.spaces.euclidean import EuclideanSpace
 from genmatch.spaces.manifold import ManifoldSpace, TangentVector
+from genmatch.spaces.product import ProductSpace
 
 __all__ = [
     "AbstractStateSpace",
     "DiscreteSpace",
     "EuclideanSpace",
     "ManifoldSpace",
+    "ProductSpace",
+    "TENSORS",
+    "TensorSpace",
     "TangentVector",
 ]
