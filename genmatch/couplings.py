@@ -47,7 +47,7 @@ class AbstractCoupling(abc.ABC):
 @final
 @dataclass(frozen=True)
 class IndependentCoupling(AbstractCoupling):
-    """``π = p ⊗ q``: the batches are paired as given."""
+    """``π = p ⊗ q``: the batches are paired as given (any states, products included)."""
 
     def pair(
         self, x_0: Tensor, x_1: Tensor, *, generator: torch.Generator | None = None
@@ -64,6 +64,12 @@ def _plan_pairing(
 
 
 def _cost(x_0: Tensor, x_1: Tensor) -> Tensor:
+    if not isinstance(x_0, Tensor) or not isinstance(x_1, Tensor):
+        raise TypeError(
+            "optimal-transport couplings need tensor points (squared Euclidean cost), got "
+            f"{type(x_0).__name__} and {type(x_1).__name__}; pair structured states "
+            "(products) with IndependentCoupling"
+        )
     if x_0.shape != x_1.shape:
         raise ValueError(
             f"x_0 and x_1 must have the same shape, got {tuple(x_0.shape)} and {tuple(x_1.shape)}"

@@ -9,12 +9,13 @@ from typing import final
 import torch
 from torch import Tensor
 
-from genmatch._checks import as_time, check_like, time_dtype
+from genmatch._checks import check_like, time_dtype
 from genmatch.couplings import AbstractCoupling, IndependentCoupling
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.generators.base import AbstractGenerator
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.sources import AbstractSource
+from genmatch.spaces.base import TENSORS, AbstractStateSpace
 from genmatch.time import AbstractTimeSampler, UniformTime
 from genmatch.types import Network, ParamValue, State
 
@@ -29,12 +30,16 @@ class LossTerms:
         sample: the path sample the loss was evaluated on.
         target: ``F_t(x_t|z)``, the conditional target.
         prediction: ``F^θ_t(x_t)``, the constrained network output.
+        parts: the named terms ``per_sample`` is the sum of, each ``(batch,)``, when the
+            divergence splits (one per factor of a product, :meth:`ProductDivergence.terms
+            <genmatch.compose.ProductDivergence.terms>`); empty otherwise.
     """
 
     per_sample: Tensor
     sample: PathSample
     target: ParamValue
     prediction: ParamValue
+    parts: dict[str, Tensor] = field(default_factory=dict)
 
     @property
     def loss(self) -> Tensor:
@@ -58,6 +63,12 @@ class GeneratorMatchingLoss:
         coupling: how source and data samples are paired (independent by default).
         source: the source ``p``; when ``None`` and no ``x_0`` is passed, the path draws ``x_0``.
         divergence: overrides the generator's default Bregman divergence.
+        space: the state space of the data; needed for batches that are neither tensors nor
+            dicts/tuples of tensors, and used to validate ``x_1`` and times. On a
+            :class:`~genmatch.spaces.ProductSpace` times are per factor: a plain
+            ``time_sampler`` gives tied times, :class:`~genmatch.time.IndependentTimes` and
+            :class:`~genmatch.time.PinnedTimes` per-factor ones, and ``weighting`` receives the
+            dict of times.
 
     Example:
         >>> import torch
@@ -77,6 +88,7 @@ class GeneratorMatchingLoss:
     coupling: AbstractCoupling = field(default_factory=IndependentCoupling)
     source: AbstractSource | None = None
     divergence: AbstractBregmanDivergence | None = None
+    space: AbstractStateSpace | None = None
 
     def terms(
         self,
@@ -94,11 +106,11 @@ class GeneratorMatchingLoss:
             x_1: a data batch (the latents ``Z = X_1``), ``(batch, *event)``.
             x_0: a source batch ``(batch, *event)``; drawn from ``source`` (or the path) if
                 ``None``.
-            t: times ``(batch,)`` (or a scalar); drawn from ``time_sampler`` if ``None``.
+            t: times ``(batch,)`` (or a scalar; per factor on a product); drawn from
+                ``time_sampler`` if ``None``.
             generator: random number generator for every draw.
         """
-        per_sample, sample, target, prediction = self._evaluate(net, x_1, x_0, t, generator)
-        return LossTerms(per_sample=per_sample, sample=sample, target=target, prediction=prediction)
+        return self._evaluate(net, x_1, x_0, t, generator)
 
     def _evaluate(
         self,
@@ -107,21 +119,19 @@ class GeneratorMatchingLoss:
         x_0: State | None,
         t: Tensor | float | None,
         generator: torch.Generator | None,
-    ) -> tuple[Tensor, PathSample, ParamValue, ParamValue]:
-        if not isinstance(x_1, Tensor):
-            raise TypeError(f"x_1 must be a tensor, got {type(x_1).__name__}")
-        if x_1.dim() < 1 or x_1.shape[0] == 0:
+    ) -> LossTerms:
+        space = TENSORS if self.space is None else self.space
+        if self.space is None and isinstance(x_1, Tensor) and x_1.dim() < 1:
             raise ValueError(f"x_1 must be a non-empty batch, got shape {tuple(x_1.shape)}")
-        n = x_1.shape[0]
+        space.check(x_1, "x_1")
+        n = space.batch_size(x_1)
+        if n == 0:
+            raise ValueError("x_1 must be a non-empty batch, got 0 points")
+        ref = space.reference(x_1)
         if x_0 is None and self.source is not None:
-            x_0 = self.source.sample(n, generator=generator, dtype=x_1.dtype, device=x_1.device)
+            x_0 = self.source.sample(n, generator=generator, dtype=ref.dtype, device=ref.device)
         if x_0 is not None:
-            if x_0.shape != x_1.shape:
-                raise ValueError(
-                    "x_0 and x_1 must have the same shape, "
-                    f"got {tuple(x_0.shape)} and {tuple(x_1.shape)}"
-                )
-            check_like(x_0, x_1, "x_0", "x_1")
+            _check_pair(space, x_0, x_1)
             pair = self.coupling.pair(x_0, x_1, generator=generator)
             x_0, x_1 = pair.x_0, pair.x_1
         elif not isinstance(self.coupling, IndependentCoupling):
@@ -130,18 +140,27 @@ class GeneratorMatchingLoss:
             )
         if t is None:
             t = self.time_sampler.sample(
-                n, dtype=time_dtype(x_1), device=x_1.device, generator=generator
+                n, dtype=time_dtype(ref), device=ref.device, generator=generator
             )
-        else:
-            t = as_time(t, n, x_1)
+        t = space.times(t, n, ref)
         sample = self.path.sample(x_1, t, x_0=x_0, generator=generator)
         target = self.generator.conditional_target(self.path, sample)
-        prediction = self.generator.constrain(net(sample.x_t, t), sample.x_t, t)
+        prediction = self.generator.constrain(net(sample.x_t, sample.t), sample.x_t, sample.t)
         divergence = self.divergence if self.divergence is not None else self.generator.divergence
-        per_sample = divergence(target, prediction)
+        parts = divergence.terms(target, prediction)
+        per_sample = torch.stack(list(parts.values())).sum(0) if parts else divergence(
+            target, prediction
+        )
         if self.weighting is not None:
-            per_sample = self.weighting(t) * per_sample
-        return per_sample, sample, target, prediction
+            weight = self.weighting(sample.t)
+            if not isinstance(weight, Tensor) or weight.shape != per_sample.shape:
+                raise ValueError(
+                    f"weighting(t) must return a ({n},) tensor, got "
+                    f"{tuple(weight.shape) if isinstance(weight, Tensor) else type(weight)}"
+                )
+            per_sample = weight * per_sample
+            parts = {k: weight * v for k, v in parts.items()}
+        return LossTerms(per_sample, sample, target, prediction, parts)
 
     def __call__(
         self,
@@ -153,4 +172,21 @@ class GeneratorMatchingLoss:
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """The scalar loss (batch mean); see :meth:`terms` for the arguments."""
-        return self._evaluate(net, x_1, x_0, t, generator)[0].mean()
+        return self._evaluate(net, x_1, x_0, t, generator).per_sample.mean()
+
+
+def _check_pair(space: AbstractStateSpace, x_0: State, x_1: State) -> None:
+    """``x_0`` must be a batch like ``x_1``: tensors of equal shape, dtype and device."""
+    if isinstance(x_0, Tensor) and isinstance(x_1, Tensor):
+        if x_0.shape != x_1.shape:
+            raise ValueError(
+                "x_0 and x_1 must have the same shape, "
+                f"got {tuple(x_0.shape)} and {tuple(x_1.shape)}"
+            )
+        check_like(x_0, x_1, "x_0", "x_1")
+        return
+    space.check(x_0, "x_0")
+    if space.batch_size(x_0) != space.batch_size(x_1):
+        raise ValueError(
+            f"x_0 has {space.batch_size(x_0)} points but x_1 has {space.batch_size(x_1)}"
+        )

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import final
 
 import torch
 from torch import Tensor
+from torch.utils import _pytree as pytree
 
 from genmatch._checks import check_float_tensor, check_like
 from genmatch._pairs import pair_up
 from genmatch.generators.base import AbstractGenerator
 from genmatch.paths.base import AbstractDensityPath
-from genmatch.types import ParamValue
+from genmatch.spaces.base import TENSORS, AbstractStateSpace
+from genmatch.types import ParamValue, State
 
 
 @final
@@ -36,12 +39,23 @@ class ExactMarginal:
     scale), and solvers that evaluate at ``t = 1`` (Heun, RK4) stay stable for step sizes up
     to several times ``1 − t_max``.
 
+    Products (GM §9.8): with a :class:`~genmatch.paths.ProductPath` and a
+    :class:`~genmatch.compose.ProductGenerator`, ``data`` is a dict of factor data sets, the
+    posterior comes from the product of the factors' likelihoods and each factor's value is
+    its generator's posterior average. Times may differ per factor; a factor held as a
+    condition sits at ``t = 1``, where a discrete factor's likelihood is the exact indicator
+    ``x_k = z_k`` (give it ``t_max = 1``) and a continuous one is clipped to ``t_max`` (a
+    kernel of width ``σ_{t_max}`` around the condition).
+
     Args:
         path: a conditional path with a density.
         generator: the generator whose conditional targets are averaged.
-        data: the data set ``(N, *event)``.
-        t_max: the largest time evaluated.
+        data: the data set ``(N, *event)``, or a dict of factor data sets on a product.
+        t_max: the largest time evaluated; on a product a float for every factor or one per
+            factor (``{name: t_max}``).
         max_pairs: memory bound: at most this many (point, datum) pairs per chunk.
+        space: the state space; needed for batches that are neither tensors nor dicts/tuples
+            of tensors, and used to validate ``data`` and ``x``.
 
     Example:
         >>> import torch
@@ -53,71 +67,134 @@ class ExactMarginal:
 
     path: AbstractDensityPath
     generator: AbstractGenerator
-    data: Tensor
-    t_max: float = 0.99
+    data: State
+    t_max: float | Mapping[str, float] = 0.99
     max_pairs: int = 1 << 21
+    space: AbstractStateSpace | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, AbstractDensityPath):
             raise TypeError(
                 f"ExactMarginal needs a path with a density, got {type(self.path).__name__}"
             )
-        _check_points(self.data, "data")
-        if self.data.dim() < 2 or self.data.shape[0] == 0:
+        if not isinstance(self.generator, AbstractGenerator):
+            raise TypeError(
+                f"generator must be an AbstractGenerator instance, got {self.generator!r}"
+            )
+        states = self._states
+        if self.space is None:
+            for leaf in pytree.tree_leaves(self.data):
+                _check_points(leaf, "data")
+        states.check(self.data, "data")
+        if isinstance(self.data, Tensor) and self.data.dim() < 2:
             raise ValueError(f"data must be (N, *event) with N >= 1, got {tuple(self.data.shape)}")
-        if not 0.0 < self.t_max <= 1.0:
-            raise ValueError(f"t_max must be in (0, 1], got {self.t_max}")
+        if states.batch_size(self.data) == 0:
+            raise ValueError("data must be (N, *event) with N >= 1, got 0 points")
+        for name, t_max in _as_leaf_dict(self.t_max).items():
+            if isinstance(t_max, bool) or not isinstance(t_max, (int, float)):
+                raise TypeError(f"t_max{name} must be a float, got {t_max!r}")
+            if not 0.0 < t_max <= 1.0:
+                raise ValueError(f"t_max{name} must be in (0, 1], got {t_max}")
 
-    def posterior(self, x: Tensor, t: Tensor) -> Tensor:
-        """``p_{Z|t}(z_i|x)``: ``x (batch, *event)``, ``t (batch,)`` → ``(batch, N)``."""
-        x_rep, t_rep, z_rep = pair_up(x, t.clamp(max=self.t_max), self.data)
-        log_p = self.path.log_prob(x_rep, t_rep, z_rep).reshape(x.shape[0], -1)
+    @property
+    def _states(self) -> AbstractStateSpace:
+        return TENSORS if self.space is None else self.space
+
+    def _clip(self, t: object) -> object:
+        """Times above ``t_max`` evaluated at ``t_max`` (per factor when ``t_max`` is a mapping),
+        keeping a shared time (an expanded scalar, stride 0) expanded."""
+        if isinstance(self.t_max, Mapping):
+            if not isinstance(t, Mapping):
+                t = {k: t for k in self.t_max}
+            if set(t) != set(self.t_max):
+                raise ValueError(f"t has factors {sorted(t)}, t_max {sorted(self.t_max)}")
+            return {k: _clip_one(t[k], self.t_max[k]) for k in self.t_max}
+        return pytree.tree_map(lambda s: _clip_one(s, self.t_max), t)
+
+    def posterior(self, x: State, t: object) -> Tensor:
+        """``p_{Z|t}(z_i|x)``: ``x`` (``batch`` points), ``t (batch,)`` → ``(batch, N)``."""
+        return self._posterior(x, self._clip(t))
+
+    def _posterior(self, x: State, t: object) -> Tensor:
+        states = self._states
+        x_rep, t_rep, z_rep = pair_up(x, t, self.data, states)
+        log_p = self.path.log_prob(x_rep, t_rep, z_rep).reshape(states.batch_size(x), -1)
         # a point no datum can reach (possible after a discretised step, e.g. two positions of
         # a sequence jumping towards different data) gets uniform weights rather than NaN
         impossible = torch.isneginf(log_p).all(1, keepdim=True)
         return torch.softmax(torch.where(impossible, 0.0, log_p), dim=1)
 
-    def __call__(self, x: Tensor, t: Tensor) -> ParamValue:
-        """``F_t(x)`` for a batch: ``x (batch, *event)``, ``t (batch,)``."""
-        _check_points(x, "x")
-        check_like(x, self.data, "x", "data")
-        if tuple(x.shape[1:]) != tuple(self.data.shape[1:]):
-            raise ValueError(
-                f"x has event shape {tuple(x.shape[1:])}, data {tuple(self.data.shape[1:])}"
-            )
-        chunk = max(1, self.max_pairs // self.data.shape[0])
-        if x.shape[0] <= chunk:
+    def __call__(self, x: State, t: object) -> ParamValue:
+        """``F_t(x)`` for a batch: ``x`` (``batch`` points), ``t (batch,)`` (or per factor)."""
+        states = self._states
+        if self.space is None:
+            _check_like_data(x, self.data)
+        else:
+            self.space.check(x, "x")
+        batch = states.batch_size(x)
+        chunk = max(1, self.max_pairs // states.batch_size(self.data))
+        if batch <= chunk:
             return self._evaluate(x, t)
-        parts = [
-            self._evaluate(x[i : i + chunk], t[i : i + chunk]) for i in range(0, x.shape[0], chunk)
-        ]
+        device = states.reference(x).device
+        parts = []
+        for i in range(0, batch, chunk):
+            index = torch.arange(i, min(i + chunk, batch), device=device)
+            parts.append(
+                self._evaluate(states.take(x, index), pytree.tree_map(lambda s: s[index], t))
+            )
         return _concat(parts)
 
-    def _evaluate(self, x: Tensor, t: Tensor) -> ParamValue:
-        # clip without materialising an expanded (shared-time) tensor, so generators can
-        # detect a shared time by its zero stride
-        t = (
-            t[:1].clamp(max=self.t_max).expand(t.shape[0])
-            if t.stride(0) == 0
-            else t.clamp(max=self.t_max)
+    def _evaluate(self, x: State, t: object) -> ParamValue:
+        t = self._clip(t)
+        return self.generator.marginal_target(
+            self.path, x, t, self.data, self._posterior(x, t)  # type: ignore[arg-type]
         )
-        return self.generator.marginal_target(self.path, x, t, self.data, self.posterior(x, t))
 
 
-def _check_points(x: Tensor, name: str) -> None:
+def _clip_one(t: Tensor, t_max: float) -> Tensor:
+    # clip without materialising an expanded (shared-time) tensor, so generators can detect a
+    # shared time by its zero stride
+    if t.dim() == 1 and t.shape[0] > 1 and t.stride(0) == 0:
+        return t[:1].clamp(max=t_max).expand(t.shape[0])
+    return t.clamp(max=t_max)
+
+
+def _as_leaf_dict(t_max: float | Mapping[str, float]) -> dict[str, object]:
+    if isinstance(t_max, Mapping):
+        return {f"[{k!r}]": v for k, v in t_max.items()}
+    return {"": t_max}
+
+
+def _check_points(x: object, name: str) -> None:
     """Floating points (Euclidean, manifolds) are checked as such; token sequences (int64) pass."""
     if isinstance(x, Tensor) and x.dtype == torch.int64:
         return
     check_float_tensor(x, name)
 
 
+def _check_like_data(x: State, data: State) -> None:
+    """Leaf by leaf, ``x`` has the structure, event shapes, dtypes and devices of ``data``."""
+    leaves, spec = pytree.tree_flatten(x)
+    ref_leaves, ref_spec = pytree.tree_flatten(data)
+    if spec != ref_spec:
+        raise ValueError(f"x has the structure {spec}, data {ref_spec}")
+    for a, ref in zip(leaves, ref_leaves, strict=True):
+        _check_points(a, "x")
+        check_like(a, ref, "x", "data")
+        if tuple(a.shape[1:]) != tuple(ref.shape[1:]):
+            raise ValueError(f"x has event shape {tuple(a.shape[1:])}, data {tuple(ref.shape[1:])}")
+
+
 def _concat(parts: list[ParamValue]) -> ParamValue:
-    """Concatenate chunked values along the batch: tensors, or dataclasses/tuples of tensors."""
+    """Concatenate chunked values along the batch: tensors, or dataclasses/tuples/dicts of
+    tensors."""
     first = parts[0]
     if first is None:
         return None
     if isinstance(first, Tensor):
         return torch.cat(parts)
+    if isinstance(first, dict):
+        return {k: _concat([p[k] for p in parts]) for k in first}
     if dataclasses.is_dataclass(first):
         return dataclasses.replace(
             first,  # type: ignore[type-var]

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from typing import final
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
+from genmatch._checks import time_dtype
 from genmatch.generators.base import AbstractGenerator
-from genmatch.spaces.base import AbstractStateSpace
-from genmatch.time import TimeGrid
+from genmatch.spaces.base import TENSORS, AbstractStateSpace
+from genmatch.time import FactorGrids, TimeGrid
 from genmatch.types import Field, State
 
 
@@ -23,13 +24,13 @@ class SimulationResult:
         x: the final points, ``(batch, *event)``.
         trajectory: ``(x_{t_0}, …, x_{t_n})`` if requested, else ``None``; for tensor
             states ``torch.stack(result.trajectory)`` is ``(steps + 1, batch, *event)``.
-        grid: the time grid that was used.
+        grid: the time grid (or per-factor grids) that was used.
         nfe: number of field evaluations, ``grid.steps × generator.nfe_per_step``.
     """
 
     x: State
     trajectory: tuple[State, ...] | None
-    grid: TimeGrid
+    grid: TimeGrid | FactorGrids
     nfe: int
 
 
@@ -37,7 +38,7 @@ def simulate(
     generator: AbstractGenerator,
     field: Field | nn.Module,
     x_0: State,
-    grid: TimeGrid | int,
+    grid: TimeGrid | FactorGrids | int,
     *,
     space: AbstractStateSpace | None = None,
     rng: torch.Generator | None = None,
@@ -55,9 +56,13 @@ def simulate(
         field: ``(x, t) ↦ F_t(x)``, e.g. ``generator.field(net)`` or an
             :class:`~genmatch.marginal.ExactMarginal`. An ``nn.Module`` is taken to return raw
             heads and is wrapped with ``generator.field``.
-        x_0: initial points at ``grid.times[0]``, ``(batch, *event)``.
-        grid: a :class:`~genmatch.time.TimeGrid`, or a number of uniform steps on ``[0, 1]``.
-        space: if given, ``x_0`` is validated against it.
+        x_0: initial points at ``grid.times[0]``, ``(batch, *event)`` (a dict of factor
+            batches on a product).
+        grid: a :class:`~genmatch.time.TimeGrid`, or a number of uniform steps on ``[0, 1]``;
+            for a :class:`~genmatch.compose.ProductGenerator` also
+            :class:`~genmatch.time.FactorGrids` (a grid per factor; held factors never move).
+        space: if given, ``x_0`` is validated against it; its batch operations are used for
+            structured states (batches that are not tensors or dicts/tuples of tensors).
         rng: random number generator for stochastic steps.
         return_trajectory: keep every intermediate state.
         grad: record the autograd graph (for likelihood training); off by default.
@@ -74,27 +79,38 @@ def simulate(
         >>> out.nfe, torch.allclose(out.x, torch.tensor([[0.5403, 0.8415]]), atol=1e-4)
         (32, True)
     """
-    if isinstance(grid, int):
+    if isinstance(grid, int) and not isinstance(grid, bool):
         grid = TimeGrid.uniform(grid)
-    if not isinstance(grid, TimeGrid):
-        raise TypeError(f"grid must be a TimeGrid or an int, got {type(grid).__name__}")
+    if not isinstance(grid, (TimeGrid, FactorGrids)):
+        raise TypeError(
+            f"grid must be a TimeGrid, FactorGrids or an int, got {type(grid).__name__}"
+        )
     if space is not None:
         space.check(x_0, "x_0")
     if isinstance(field, nn.Module):
         field = generator.field(field)
-    ref = _reference_tensor(x_0)
-    batch = ref.shape[0]
-    time_dtype = ref.dtype if ref.is_floating_point() else torch.get_default_dtype()
-    times = torch.tensor(grid.times, dtype=time_dtype, device=ref.device)
-    steps = grid.times
+    states = TENSORS if space is None else space
+    ref = states.reference(x_0)
+    batch = states.batch_size(x_0)
+    dtype = time_dtype(ref)
     x = x_0
     trajectory = [x_0] if return_trajectory else None
     with torch.set_grad_enabled(grad):
-        for i in range(grid.steps):
-            t = times[i].expand(batch)
-            x = generator.step(field, x, t, steps[i + 1] - steps[i], generator=rng)
-            if trajectory is not None:
-                trajectory.append(x)
+        if isinstance(grid, TimeGrid):
+            times = torch.tensor(grid.times, dtype=dtype, device=ref.device)
+            steps = grid.times
+            for i in range(grid.steps):
+                t = times[i].expand(batch)
+                x = generator.step(field, x, t, steps[i + 1] - steps[i], generator=rng)
+                if trajectory is not None:
+                    trajectory.append(x)
+        else:
+            factor_times = grid.as_tensors(dtype, ref.device)
+            for i in range(grid.steps):
+                t_i = {k: v[i].expand(batch) for k, v in factor_times.items()}
+                x = generator.step(field, x, t_i, grid.step_sizes(i), generator=rng)  # type: ignore[arg-type]
+                if trajectory is not None:
+                    trajectory.append(x)
     return SimulationResult(
         x=x,
         trajectory=tuple(trajectory) if trajectory is not None else None,
@@ -102,11 +118,3 @@ def simulate(
         nfe=grid.steps * generator.nfe_per_step,
     )
 
-
-def _reference_tensor(x: State) -> Tensor:
-    """The tensor whose batch size and device a state carries (its first tensor)."""
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, (tuple, list)) and x:
-        return _reference_tensor(x[0])
-    raise TypeError(f"x_0 must be a tensor or a tuple of tensors, got {type(x).__name__}")

@@ -15,9 +15,11 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from genmatch.loss import GeneratorMatchingLoss
+from genmatch.spaces.base import TENSORS, AbstractStateSpace
+from genmatch.types import State
 
-#: Draws a data batch: ``(batch_size, generator) ↦ (batch_size, *event)``.
-DataSampler = Callable[[int, torch.Generator], Tensor]
+#: Draws a data batch: ``(batch_size, generator) ↦`` a batch of ``batch_size`` points.
+DataSampler = Callable[[int, torch.Generator], State]
 
 
 @final
@@ -61,7 +63,7 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None
 def train(
     loss_fn: GeneratorMatchingLoss,
     net: nn.Module,
-    data: DataSampler | Tensor,
+    data: DataSampler | State,
     *,
     steps: int,
     batch_size: int,
@@ -87,8 +89,9 @@ def train(
     Args:
         loss_fn: the generator-matching loss.
         net: the network (its parameters are optimised).
-        data: a data tensor ``(N, *event)`` (batches drawn uniformly with replacement) or a
-            sampler ``(batch_size, generator) ↦ batch``.
+        data: a data set of ``N`` points — a tensor ``(N, *event)``, or a dict of factor data
+            sets on a product (batches drawn uniformly with replacement through the loss's
+            ``space``) — or a sampler ``(batch_size, generator) ↦ batch``.
         steps: total number of optimisation steps (including resumed ones).
         batch_size: samples per step.
         optimizer: defaults to ``Adam(net.parameters(), lr)``.
@@ -108,7 +111,7 @@ def train(
     device = params[0].device
     opt = optimizer if optimizer is not None else torch.optim.Adam(params, lr=lr)
     rng = torch.Generator(device=device).manual_seed(seed)
-    sample = _as_sampler(data)
+    sample = _as_sampler(data, TENSORS if loss_fn.space is None else loss_fn.space)
     losses: list[Tensor] = []
     start = 0
     if checkpoint is not None and Path(checkpoint).exists():
@@ -172,17 +175,22 @@ def train(
     )
 
 
-def _as_sampler(data: DataSampler | Tensor) -> DataSampler:
-    if isinstance(data, Tensor):
-        if data.dim() < 2 or data.shape[0] == 0:
-            raise ValueError(f"data must be (N, *event) with N >= 1, got {tuple(data.shape)}")
-        tensor = data
+def _as_sampler(data: DataSampler | State, space: AbstractStateSpace) -> DataSampler:
+    if callable(data) and not isinstance(data, Tensor):
+        return data
+    if isinstance(data, Tensor) and (data.dim() < 2 or data.shape[0] == 0):
+        raise ValueError(f"data must be (N, *event) with N >= 1, got {tuple(data.shape)}")
+    try:
+        space.check(data, "data")
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"data must be a data set of the loss's space or a sampler: {e}") from e
+    size = space.batch_size(data)
+    if size == 0:
+        raise ValueError("data must be (N, *event) with N >= 1, got 0 points")
+    device = space.reference(data).device
 
-        def sample(n: int, rng: torch.Generator) -> Tensor:
-            idx = torch.randint(tensor.shape[0], (n,), generator=rng, device=rng.device)
-            return tensor[idx.to(tensor.device)]
+    def sample(n: int, rng: torch.Generator) -> State:
+        idx = torch.randint(size, (n,), generator=rng, device=rng.device)
+        return space.take(data, idx.to(device))
 
-        return sample
-    if not callable(data):
-        raise TypeError(f"data must be a tensor or a sampler, got {type(data).__name__}")
-    return data
+    return sample

@@ -56,3 +56,8 @@ class AbstractBregmanDivergence(abc.ABC):
     def generic(self, a: Tensor, b: Tensor) -> Tensor:
         """``D(a, b)`` from :meth:`phi` by autograd, ignoring any closed form."""
         return bregman_from_potential(self.phi, a, b)
+
+    def terms(self, a: Tensor, b: Tensor) -> dict[str, Tensor]:
+        """``D(a, b)`` split into named ``(batch,)`` terms that sum to it, for divergences made
+        of parts (one per factor of a product); empty (not split) by default."""
+        return {}

@@ -112,13 +112,14 @@ class GeodesicPath(AbstractInterpolantPath, AbstractDensityPath):
             object.__setattr__(self, "source", source)
 
     def interpolate(self, x_0: Tensor, x_1: Tensor, t: Tensor) -> Tensor:
-        """``exp_{x_1}((1 − κ_t) log_{x_1}(x_0))``, differentiable in ``t``.
+        """``exp_{x_1}((1 − κ_t) log_{x_1}(x_0))`` (the space's exponential map, with its drift
+        correction), differentiable in ``t``.
 
         Shapes:
             x_0, x_1: ``(batch, *event)``; t: ``(batch,)``; returns ``(batch, *event)``.
         """
         c = _bcast(1 - self.kappa.kappa(t), x_1)
-        return self.space.manifold.expmap(x_1, c * self.space.logmap(x_1, x_0))
+        return self.space.expmap(x_1, c * self.space.logmap(x_1, x_0))
 
     def sample(
         self,
@@ -139,8 +140,9 @@ class GeodesicPath(AbstractInterpolantPath, AbstractDensityPath):
                 f"x_0 {tuple(x_0.shape)}, z {tuple(z.shape)} and t {tuple(t.shape)} must be "
                 "(batch, *event), (batch, *event), (batch,)"
             )
-        x_t = self.space.projx(self.interpolate(x_0, z, t))
-        return PathSample(x_t=x_t, t=t, z=z, x_0=x_0)
+        # the exponential map of the space corrects rounding drift differentiably (an SVD
+        # projection would have a NaN derivative in t at rotations)
+        return PathSample(x_t=self.interpolate(x_0, z, t), t=t, z=z, x_0=x_0)
 
     def conditional_velocity(self, sample: PathSample) -> Tensor:
         x_t, t, z = sample.x_t, sample.t, sample.z
