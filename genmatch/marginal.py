@@ -139,9 +139,8 @@ class ExactMarginal:
         parts = []
         for i in range(0, batch, chunk):
             index = torch.arange(i, min(i + chunk, batch), device=device)
-            parts.append(
-                self._evaluate(states.take(x, index), pytree.tree_map(lambda s: s[index], t))
-            )
+            t_chunk = pytree.tree_map(lambda s, rows=index: s[rows], t)
+            parts.append(self._evaluate(states.take(x, index), t_chunk))
         return _concat(parts)
 
     def _evaluate(self, x: State, t: object) -> ParamValue:

@@ -46,9 +46,7 @@ class ProductValue:
         return self.parts[name]
 
 
-def _others_repeated(
-    space: ProductSpace, x: State, name: str, y: State
-) -> dict[str, State]:
+def _others_repeated(space: ProductSpace, x: State, name: str, y: State) -> dict[str, State]:
     """``x`` with factor ``name`` replaced by ``y``, a batch of ``m·B`` points (point-major)."""
     b = space.batch_size(x)
     m = space.factors[name].batch_size(y) // b
@@ -114,9 +112,7 @@ class ProductParametrization(AbstractLinearParametrization):
         return ProductValue(parts, value.loss_weights)
 
     def posterior_mean(self, values: ProductValue, weights: Tensor) -> ProductValue:
-        parts = {
-            k: part.posterior_mean(values.parts[k], weights) for k, part in self.parts.items()
-        }
+        parts = {k: part.posterior_mean(values.parts[k], weights) for k, part in self.parts.items()}
         return ProductValue(parts)
 
 
@@ -145,7 +141,9 @@ class ProductDivergence(AbstractBregmanDivergence):
         return out
 
     def phi(self, a: ProductValue) -> Tensor:  # type: ignore[override]
-        return torch.stack([self.weights[k] * d.phi(a.parts[k]) for k, d in self.parts.items()]).sum(0)
+        return torch.stack(
+            [self.weights[k] * d.phi(a.parts[k]) for k, d in self.parts.items()]
+        ).sum(0)
 
     def __call__(self, a: ProductValue, b: ProductValue) -> Tensor:  # type: ignore[override]
         return torch.stack(list(self.terms(a, b).values())).sum(0)
@@ -307,7 +305,10 @@ class ProductGenerator(AbstractGenerator):
                 out[k] = x[k]
                 continue
             out[k] = gen.step(
-                self._factor_field(field, k, x, times, first), x[k], times[k], sizes[k],  # type: ignore[arg-type]
+                self._factor_field(field, k, x, times, first),
+                x[k],
+                times[k],
+                sizes[k],  # type: ignore[arg-type]
                 generator=generator,
             )
         return out

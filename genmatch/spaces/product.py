@@ -90,7 +90,8 @@ class ProductSpace(AbstractStateSpace):
             if not isinstance(space, AbstractStateSpace):
                 raise TypeError(
                     f"factor {name!r} must be an AbstractStateSpace instance, got "
-                    f"{space!r}" + (" (a class, not an instance)" if isinstance(space, type) else "")
+                    f"{space!r}"
+                    + (" (a class, not an instance)" if isinstance(space, type) else "")
                 )
         object.__setattr__(self, "factors", {name: factors[name] for name in names})
 

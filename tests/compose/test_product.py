@@ -50,7 +50,9 @@ def _coupled(x):
     """A joint test function mixing every factor (not a sum of factor functions)."""
     tok = x["tok"].to(F64)
     r = x["r"]
-    return torch.sin(r[:, 0] * (1 + tok[:, 0])) * torch.cos(r[:, 1] - 0.5 * tok[:, 1]) + r[:, 0] ** 2 * tok.sum(1)
+    return torch.sin(r[:, 0] * (1 + tok[:, 0])) * torch.cos(r[:, 1] - 0.5 * tok[:, 1]) + r[
+        :, 0
+    ] ** 2 * tok.sum(1)
 
 
 @pytest.mark.parametrize("head", [CTMCHead.POSTERIOR, CTMCHead.RATE], ids=lambda h: h.value)
@@ -158,7 +160,11 @@ class _ScaledRates(AbstractGenerator):
     """A CTMC whose posterior-head intensity is 10 % too low: wrong for its path."""
 
     def __init__(self, base):
-        self.base, self.parametrization, self.divergence = base, base.parametrization, base.divergence
+        self.base, self.parametrization, self.divergence = (
+            base,
+            base.parametrization,
+            base.divergence,
+        )
 
     def conditional_target(self, path, sample):
         value = self.base.conditional_target(path, sample)
