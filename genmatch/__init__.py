@@ -54,7 +54,13 @@ from genmatch.loss import GeneratorMatchingLoss, LossTerms
 from genmatch.manifold_sources import ProductSource, UniformSource, WrappedNormalSource
 from genmatch.manifolds import SO3, FlatTorus, Hypersphere
 from genmatch.marginal import ExactMarginal
-from genmatch.nn import MLP, SequenceTransformer, SinusoidalTimeEmbedding
+from genmatch.nn import (
+    MLP,
+    MultimodalTransformer,
+    ProductMLP,
+    SequenceTransformer,
+    SinusoidalTimeEmbedding,
+)
 from genmatch.paths import (
     VE,
     VESDE,
@@ -148,6 +154,8 @@ __all__ = [
     "PredictionModel",
     "VelocityFromPrediction",
     "MLP",
+    "MultimodalTransformer",
+    "ProductMLP",
     "RK4",
     "VE",
     "AbstractBregmanDivergence",

@@ -7,7 +7,10 @@ import math
 import torch
 from torch import Tensor, nn
 
+from genmatch._checks import check_float_tensor
 from genmatch.nn.embeddings import SinusoidalTimeEmbedding
+from genmatch.spaces.base import AbstractStateSpace
+from genmatch.spaces.discrete import DiscreteSpace
 from genmatch.spaces.euclidean import EuclideanSpace
 from genmatch.types import HeadShapes
 
@@ -17,10 +20,14 @@ class MLP(nn.Module):
 
     The heads are declared by the generator(s) the network serves
     (``generator.head_shapes(space)``); all of them come out of one final linear layer, split
-    and reshaped.
+    and reshaped. Points are floating tensors of any event shape: Euclidean points, manifold
+    points in ambient coordinates (e.g. ``(N, 3, 3)`` for ``SO(3)^N``). For token sequences use
+    :class:`~genmatch.nn.SequenceTransformer`, for products :class:`~genmatch.nn.ProductMLP`.
 
     Args:
-        space: the Euclidean space of ``x_t``.
+        space: the space of ``x_t`` (any space with an ``event_shape`` and floating points,
+            e.g. :class:`~genmatch.spaces.EuclideanSpace`,
+            :class:`~genmatch.spaces.ManifoldSpace`), or the event shape itself.
         heads: output head shapes by name.
         hidden: width of the hidden layers.
         depth: number of hidden layers (``>= 1``).
@@ -35,11 +42,18 @@ class MLP(nn.Module):
         >>> net = MLP(EuclideanSpace(2), {"velocity": (2,)}, hidden=8)
         >>> net(torch.zeros(4, 2), torch.zeros(4))["velocity"].shape
         torch.Size([4, 2])
+        >>> from genmatch.manifolds import SO3
+        >>> from genmatch.spaces import ManifoldSpace
+        >>> frames = ManifoldSpace(SO3(), (5, 3, 3))
+        >>> net = MLP(frames, {"velocity": (5, 3, 3)}, hidden=8)
+        >>> x_t = SO3().random_uniform_points(10).reshape(2, 5, 3, 3)
+        >>> net(x_t, torch.rand(2))["velocity"].shape
+        torch.Size([2, 5, 3, 3])
     """
 
     def __init__(
         self,
-        space: EuclideanSpace,
+        space: AbstractStateSpace | int | tuple[int, ...],
         heads: HeadShapes,
         *,
         hidden: int = 256,
@@ -52,19 +66,23 @@ class MLP(nn.Module):
             raise ValueError(f"depth and hidden must be >= 1, got {depth}, {hidden}")
         if not heads:
             raise ValueError("an MLP needs at least one output head")
-        self.event_shape = space.event_shape
+        self.event_shape = _event_shape(space)
         self.head_names = tuple(heads)
         self.head_shapes = tuple(tuple(heads[k]) for k in self.head_names)
         self.head_sizes = tuple(math.prod(s) for s in self.head_shapes)
         self.time_embedding = SinusoidalTimeEmbedding(time_dim)
-        layers: list[nn.Module] = [nn.Linear(space.dim + time_dim, hidden), activation()]
+        layers: list[nn.Module] = [
+            nn.Linear(math.prod(self.event_shape) + time_dim, hidden),
+            activation(),
+        ]
         for _ in range(depth - 1):
             layers += [nn.Linear(hidden, hidden), activation()]
         layers.append(nn.Linear(hidden, sum(self.head_sizes)))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x_t: Tensor, t: Tensor) -> dict[str, Tensor]:
-        if tuple(x_t.shape[1:]) != self.event_shape:
+        check_float_tensor(x_t, "x_t")
+        if tuple(x_t.shape[1:]) != self.event_shape or x_t.dim() != 1 + len(self.event_shape):
             raise ValueError(f"x_t must be (batch, {self.event_shape}), got {tuple(x_t.shape)}")
         if t.shape != x_t.shape[:1]:
             raise ValueError(f"t must be ({x_t.shape[0]},), got {tuple(t.shape)}")
@@ -77,3 +95,20 @@ class MLP(nn.Module):
             name: part.reshape(x_t.shape[0], *shape)
             for name, part, shape in zip(self.head_names, parts, self.head_shapes, strict=True)
         }
+
+
+def _event_shape(space: object) -> tuple[int, ...]:
+    if isinstance(space, DiscreteSpace):
+        raise TypeError(
+            "an MLP takes floating points, but a DiscreteSpace holds int64 tokens: use a "
+            "SequenceTransformer (or a ProductMLP, which one-hot encodes tokens)"
+        )
+    if isinstance(space, (int, tuple)):
+        return EuclideanSpace(space).event_shape  # validates the shape
+    shape = getattr(space, "event_shape", None)
+    if shape is None:
+        raise TypeError(
+            f"an MLP needs a space with an event_shape (or the event shape), got "
+            f"{type(space).__name__}; for a ProductSpace use ProductMLP or MultimodalTransformer"
+        )
+    return tuple(shape)
