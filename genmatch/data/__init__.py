@@ -1,7 +1,8 @@
-"""Data sets: seeded two-dimensional toy distributions."""
+"""Data sets: seeded two-dimensional toy distributions and a labelled mixture."""
 
 from __future__ import annotations
 
+from genmatch.data.labelled import LabelledMixture
 from genmatch.data.toy import (
     ALL_TOY_SETS,
     EIGHT_GAUSSIANS_RADIUS,
@@ -18,6 +19,7 @@ __all__ = [
     "ALL_TOY_SETS",
     "EIGHT_GAUSSIANS_RADIUS",
     "EIGHT_GAUSSIANS_STD",
+    "LabelledMixture",
     "SPIRALS_MAX_ANGLE",
     "SPIRALS_SCALE",
     "checkerboard",

@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 import torch
+from torch import nn
 
 from genmatch import (
     AffineGaussianPath,
@@ -12,19 +13,32 @@ from genmatch import (
     CTMCGenerator,
     DiscreteSpace,
     EuclideanSpace,
+    ExactMarginal,
+    ExactOTCoupling,
     FactorizedMixturePath,
     FlowGenerator,
+    GeneratorMatchingLoss,
     LinearKappa,
     ManifoldSpace,
     RiemannianFlowGenerator,
+    TimeGrid,
+    UnsupportedPathError,
+    simulate,
 )
+from genmatch._pairs import pair_up
 from genmatch.compose.product import ProductGenerator
+from genmatch.data import LabelledMixture
 from genmatch.generators import AbstractGenerator, CTMCHead
 from genmatch.manifold_sources import UniformSource
 from genmatch.manifolds import SO3, Hypersphere
-from genmatch.paths import GeodesicPath
+from genmatch.paths import GeodesicPath, PathSample
 from genmatch.paths.product import ProductPath
+from genmatch.solvers import RK4
 from genmatch.spaces import ProductSpace
+from genmatch.metrics import energy_distance
+from genmatch.nn import ProductMLP
+from genmatch.time import FactorGrids, IndependentTimes, PinnedTimes
+from genmatch.train import train
 from genmatch.testing import DensityPoints, MovingPoints, check_forward_equation
 
 F64 = torch.float64
@@ -172,3 +186,322 @@ class _ScaledRates(AbstractGenerator):
 
     def step(self, field, x, t, h, *, generator=None):
         return self.base.step(field, x, t, h, generator=generator)
+
+
+def _mixture_model(mask_source=True):
+    toy = LabelledMixture()
+    tokens = DiscreteSpace(1, toy.num_modes, mask=True)
+    source = CategoricalSource.masked(tokens)
+    space = ProductSpace({"x": EuclideanSpace(2), "label": tokens})
+    path = ProductPath(
+        space,
+        {
+            "x": AffineGaussianPath(CondOT()),
+            "label": FactorizedMixturePath(tokens, source, LinearKappa()),
+        },
+    )
+    gen = ProductGenerator(
+        space, {"x": FlowGenerator(), "label": CTMCGenerator(tokens, LinearKappa(), source=source)}
+    )
+    return toy, space, path, gen
+
+
+def _x0(n, tokens_value, rng, dtype=torch.float32):
+    return {
+        "x": torch.randn(n, 2, generator=rng, dtype=dtype),
+        "label": torch.full((n, 1), tokens_value, dtype=torch.long),
+    }
+
+
+class _TinyProductNet(nn.Module):
+    """F^θ on R² × one token: a linear map of [x, one-hot(label), t_x, t_label]."""
+
+    def __init__(self, num_states):
+        super().__init__()
+        self.s = num_states
+        self.lin = nn.Linear(2 + num_states + 2, 2 + num_states).double()
+
+    def forward(self, x, t):
+        h = torch.cat(
+            [
+                x["x"],
+                nn.functional.one_hot(x["label"][:, 0], self.s).double(),
+                t["x"][:, None],
+                t["label"][:, None],
+            ],
+            1,
+        )
+        out = self.lin(h)
+        return {"x/velocity": out[:, :2], "label/logits": out[:, None, 2:]}
+
+
+def test_theorem_20_on_a_product():
+    """At fixed (x, t), per-factor times: E_{Z|x} ∇θ D(F(x|Z), F^θ(x)) = ∇θ D(F(x), F^θ(x)),
+    with the posterior of the whole product (exact marginal of a finite data set)."""
+    toy, space, path, gen = _mixture_model()
+    rng = torch.Generator().manual_seed(0)
+    data = toy.sample(40, generator=rng, dtype=F64)
+    oracle = ExactMarginal(path, gen, data, space=space)
+    torch.manual_seed(0)
+    net = _TinyProductNet(toy.num_modes + 1)
+    x = {"x": torch.randn(6, 2, dtype=F64, generator=rng), "label": data["label"][:6].clone()}
+    x["label"][:3] = toy.num_modes  # some labels still masked
+    t = {
+        "x": torch.tensor([0.1, 0.3, 0.5, 0.7, 0.8, 0.95], dtype=F64),
+        "label": torch.tensor([0.6, 0.2, 0.9, 0.4, 0.5, 0.3], dtype=F64),
+    }
+    prediction = gen.constrain(net(x, t), x, t)
+    marginal_loss = gen.divergence(oracle(x, t), prediction).sum()
+    posterior = oracle.posterior(x, t)
+    x_rep, t_rep, z_rep = pair_up(x, t, data, space)
+    targets = gen.conditional_target(path, PathSample(x_t=x_rep, t=t_rep, z=z_rep))
+    pred_rep = gen.constrain(net(x_rep, t_rep), x_rep, t_rep)
+    conditional_loss = (gen.divergence(targets, pred_rep).reshape(6, -1) * posterior).sum()
+    g_marginal = torch.autograd.grad(marginal_loss, list(net.parameters()))
+    g_conditional = torch.autograd.grad(conditional_loss, list(net.parameters()))
+    for a, b in zip(g_marginal, g_conditional, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+    assert max(float(g.abs().max()) for g in g_marginal) > 1e-3
+
+
+def test_step_is_every_factors_own_step():
+    """One product Euler step = the flow's Euler step and the CTMC's step, from one field
+    evaluation, with the random numbers drawn by the CTMC factor alone."""
+    toy, space, path, gen = _mixture_model()
+    rng = torch.Generator().manual_seed(3)
+    x = _x0(16, toy.num_modes, rng)
+    calls = []
+
+    def field(y, s):
+        calls.append(s)
+        logits = torch.randn(16, 1, 9, generator=torch.Generator().manual_seed(5))
+        return gen.constrain({"x/velocity": 2 * y["x"], "label/logits": logits}, y, s)
+
+    t = {"x": torch.full((16,), 0.25), "label": torch.full((16,), 0.5)}
+    h = {"x": 0.125, "label": 0.25}
+    out = gen.step(field, x, t, h, generator=torch.Generator().manual_seed(7))
+    assert len(calls) == 1
+    value = field(x, t)
+    torch.testing.assert_close(out["x"], x["x"] + 0.125 * 2 * x["x"], rtol=0, atol=0)
+    ctmc = gen.generators["label"]
+    expected = ctmc.step(
+        lambda y, s: value["label"], x["label"], t["label"], 0.25,
+        generator=torch.Generator().manual_seed(7),
+    )
+    assert torch.equal(out["label"], expected)
+    assert not torch.equal(out["label"], x["label"])  # the CTMC moved some labels
+
+
+def test_multi_stage_factor_holds_the_other_factors():
+    """An RK4 factor evaluates the field at its stages with the other factor at its start
+    value and time; nfe_per_step = 1 + 3."""
+    toy, space, path, gen = _mixture_model()
+    gen4 = ProductGenerator(
+        space, {"x": FlowGenerator(solver=RK4()), "label": gen.generators["label"]}
+    )
+    assert gen4.nfe_per_step == 4
+    rng = torch.Generator().manual_seed(0)
+    x = _x0(4, toy.num_modes, rng)
+    seen = []
+
+    def field(y, s):
+        seen.append((y["label"].clone(), s["label"].clone(), s["x"][0].item()))
+        return gen4.constrain(
+            {"x/velocity": -y["x"], "label/logits": torch.zeros(4, 1, 9)}, y, s
+        )
+
+    t = {"x": torch.full((4,), 0.0), "label": torch.full((4,), 0.5)}
+    out = gen4.step(field, x, t, {"x": 0.5, "label": 0.5}, generator=rng)
+    assert len(seen) == 4
+    assert [s[2] for s in seen] == [0.0, 0.25, 0.25, 0.5]
+    assert all(torch.equal(lab, x["label"]) and bool((tl == 0.5).all()) for lab, tl, _ in seen)
+    rk4 = RK4().step(lambda y, s: -y, x["x"], t["x"], 0.5)
+    torch.testing.assert_close(out["x"], rk4, rtol=0, atol=0)
+
+
+def test_held_factor_never_changes_and_grids_end_at_one():
+    toy, space, path, gen = _mixture_model()
+    rng = torch.Generator().manual_seed(0)
+    data = toy.sample(64, generator=rng)
+    oracle = ExactMarginal(path, gen, data, t_max={"x": 0.99, "label": 1.0}, space=space)
+    x_0 = _x0(32, toy.num_modes, rng)
+    x_0["label"] = data["label"][:32]
+    seen = []
+
+    def field(x, t):
+        seen.append({k: v.clone() for k, v in t.items()})
+        return oracle(x, t)
+
+    grids = FactorGrids({"x": TimeGrid.uniform(16), "label": None})
+    out = simulate(gen, field, x_0, grids, rng=rng, space=space, return_trajectory=True)
+    assert all(torch.equal(s["label"], x_0["label"]) for s in out.trajectory)
+    assert all(bool((t["label"] == 1).all()) for t in seen)
+    assert out.nfe == 16 and len(seen) == 16
+    # two moving factors on 16- and 4-step grids: both end exactly at t = 1
+    grids = FactorGrids({"x": TimeGrid.uniform(16), "label": TimeGrid.uniform(4)})
+    assert grids.steps == 16
+    x_0["label"] = torch.full((32, 1), toy.num_modes)
+    seen.clear()
+    out = simulate(gen, field, x_0, grids, rng=rng, space=space, return_trajectory=True)
+    ends = {k: seen[-1][k][0].item() + grids.step_sizes(15)[k] for k in ("x", "label")}
+    assert ends == {"x": 1.0, "label": 1.0}
+    moves = sum(not torch.equal(a["label"], b["label"]) for a, b in zip(out.trajectory, out.trajectory[1:]))
+    assert 1 <= moves <= 4  # the label factor steps only on its own 4 grid points
+    assert bool((out.x["label"] < toy.num_modes).all())  # every label unmasked at t = 1
+
+
+def test_one_trained_model_gives_both_exact_conditionals():
+    """Mixture × label, one network trained with pinned factors: p(label | x) and p(x | label)
+    match the exact conditionals (Bayes rates of the known joint), and the joint agrees."""
+    toy, space, path, gen = _mixture_model()
+    torch.manual_seed(0)
+    net = ProductMLP(space, gen.head_shapes(space), hidden=128, depth=3)
+    times = PinnedTimes(space.names, {"label": 0.3, "x": 0.3}, base=IndependentTimes(space.names))
+    loss = GeneratorMatchingLoss(path, gen, time_sampler=times, space=space)
+    rng = torch.Generator().manual_seed(0)
+    train(loss, net, toy.sample(20_000, generator=rng), steps=2000, batch_size=256, lr=2e-3)
+    net.eval()
+    field = gen.field(net)
+    test = toy.sample(2000, generator=rng)
+    exact = toy.posterior(test["x"])
+    truth = test["label"][:, 0]
+    bayes = float((exact.argmax(1) == truth).float().mean())  # ≈ 0.87: the modes overlap
+    with torch.no_grad():
+        # p(label | x): the network's posterior with x clean (t_x = 1), label masked (t = 0)
+        masked = {"x": test["x"], "label": torch.full((2000, 1), toy.num_modes)}
+        probs = field(masked, {"x": torch.ones(2000), "label": torch.zeros(2000)})
+        probs = probs["label"].probs[:, 0, : toy.num_modes]
+        assert float((probs.argmax(1) == truth).float().mean()) >= 0.95 * bayes
+        assert float(0.5 * (probs - exact).abs().sum(1).mean()) < 0.08
+        # ... and sampled by the CTMC with x held: accuracy of draws from the exact p(label|x)
+        held_x = FactorGrids({"x": None, "label": TimeGrid.uniform(8)})
+        labels = simulate(gen, field, masked, held_x, rng=rng, space=space).x["label"][:, 0]
+        sampling_rate = float((exact**2).sum(1).mean())
+        assert float((labels == truth).float().mean()) >= 0.95 * sampling_rate
+        # p(x | label): samples of each class are classified as that class at the Bayes rate
+        label = torch.arange(toy.num_modes).repeat_interleave(250)
+        x_0 = {"x": torch.randn(2000, 2, generator=rng), "label": label[:, None]}
+        held_label = FactorGrids({"x": TimeGrid.uniform(32), "label": None})
+        x = simulate(gen, field, x_0, held_label, rng=rng, space=space).x["x"]
+        assert float((toy.posterior(x).argmax(1) == label).float().mean()) >= 0.95 * bayes
+        reference = toy.sample_x(label, generator=rng)
+        distances = [
+            float(energy_distance(x[label == c], reference[label == c]))
+            for c in range(toy.num_modes)
+        ]  # 250 points a class: the floor is about 0.005 ± 0.01
+        assert max(distances) < 0.08 and sum(distances) / toy.num_modes < 0.03
+        # the joint: labels drawn with the points agree with the points' Bayes labels
+        noise = {"x": torch.randn(2000, 2, generator=rng), "label": masked["label"]}
+        joint = simulate(gen, field, noise, 32, rng=rng, space=space).x
+        agree = (toy.posterior(joint["x"]).argmax(1) == joint["label"][:, 0]).float().mean()
+        assert float(agree) >= 0.95 * sampling_rate
+
+
+def test_product_oracle_reaches_the_data():
+    """The exact product marginal of a finite data set regenerates it: every joint sample sits
+    on a datum (x within the t_max blur) carrying the sample's label; label frequencies match."""
+    toy, space, path, gen = _mixture_model()
+    rng = torch.Generator().manual_seed(0)
+    data = toy.sample(200, generator=rng)
+    oracle = ExactMarginal(path, gen, data, space=space)
+    out = simulate(gen, oracle, _x0(1000, toy.num_modes, rng), 64, rng=rng, space=space).x
+    nearest = torch.cdist(out["x"], data["x"]).argmin(1)
+    close = torch.cdist(out["x"], data["x"]).min(1).values < 0.1
+    same = out["label"][:, 0] == data["label"][nearest, 0]
+    assert float((close & same).float().mean()) > 0.99
+    freq = torch.bincount(out["label"][:, 0], minlength=9)[:8] / 1000
+    ref = torch.bincount(data["label"][:, 0], minlength=8) / 200
+    assert float(0.5 * (freq - ref).abs().sum()) < 0.06  # sampling floor ≈ 0.03
+    assert float(energy_distance(out["x"], data["x"])) < 0.01
+
+
+def test_loss_reports_every_factor_and_pinned_factors_weigh_zero():
+    toy, space, path, gen = _mixture_model()
+    weighted = ProductGenerator(space, gen.generators, loss_weights={"label": 3.0})
+    rng = torch.Generator().manual_seed(0)
+    data = toy.sample(64, generator=rng, dtype=F64)
+    net = _TinyProductNet(toy.num_modes + 1)
+    times = PinnedTimes(space.names, {"label": 0.5})
+    terms = GeneratorMatchingLoss(path, weighted, time_sampler=times, space=space).terms(
+        net, data, generator=rng
+    )
+    assert set(terms.parts) == {"x", "label"}
+    torch.testing.assert_close(terms.per_sample, terms.parts["x"] + terms.parts["label"])
+    pinned = terms.sample.t["label"] == 1
+    assert 10 < int(pinned.sum()) < 54
+    assert bool((terms.parts["label"][pinned] == 0).all())
+    masked = terms.sample.x_t["label"][:, 0] == toy.num_modes  # unmasked tokens cost nothing
+    assert bool((terms.parts["label"][~pinned & masked] > 0).all()) and bool(masked.any())
+    assert torch.equal(terms.sample.x_t["label"][pinned], data["label"][pinned])
+    plain = GeneratorMatchingLoss(path, gen, time_sampler=times, space=space).terms(
+        net, data, generator=torch.Generator().manual_seed(0)
+    )
+    again = GeneratorMatchingLoss(path, weighted, time_sampler=times, space=space).terms(
+        net, data, generator=torch.Generator().manual_seed(0)
+    )
+    torch.testing.assert_close(again.parts["label"], 3.0 * plain.parts["label"])
+    torch.testing.assert_close(again.parts["x"], plain.parts["x"])
+
+
+def test_composite_factors_sample_the_data():
+    """Superposition (jump + flow), Langevin and a predictor–corrector as factors of one
+    product, sampled with the product oracle: each factor still lands on the data."""
+    from genmatch import BinnedJumpGenerator, Bins, ConstantWeights, Langevin, MixtureCorrector
+    from genmatch.compose import Superposition, constant_beta, score_from_velocity
+
+    toy, space, path, gen = _mixture_model()
+    flow = FlowGenerator()
+    tokens = space.factors["label"]
+    mixed = Superposition([flow, BinnedJumpGenerator(Bins(-4, 4, 64))], ConstantWeights((0.7, 0.3)))
+    corrected = MixtureCorrector(
+        gen.generators["label"], CategoricalSource.masked(tokens), lambda t: 0.5 * t * (1 - t)
+    )
+    langevin = Langevin(flow, constant_beta(0.3), score_from_velocity(CondOT()))
+    rng = torch.Generator().manual_seed(0)
+    data = toy.sample(100, generator=rng)
+    for x_gen in (mixed, langevin):
+        model = ProductGenerator(space, {"x": x_gen, "label": corrected})
+        oracle = ExactMarginal(path, model, data, space=space)
+        out = simulate(model, oracle, _x0(400, toy.num_modes, rng), 64, rng=rng, space=space).x
+        dist, nearest = torch.cdist(out["x"], data["x"]).min(1)
+        same = out["label"][:, 0] == data["label"][nearest, 0]
+        assert float(((dist < 0.3) & same).float().mean()) > 0.9, type(x_gen).__name__
+
+
+def test_bad_input_is_rejected_clearly():
+    toy, space, path, gen = _mixture_model()
+    with pytest.raises(TypeError, match="a class, not an instance"):
+        ProductSpace({"x": EuclideanSpace})
+    with pytest.raises(ValueError, match="without '/'"):
+        ProductSpace({"a/b": EuclideanSpace(1)})
+    with pytest.raises(ValueError, match=r"paths has factors \['x'\]"):
+        ProductPath(space, {"x": AffineGaussianPath(CondOT())})
+    with pytest.raises(TypeError, match="AbstractGenerator instance"):
+        ProductGenerator(space, {"x": FlowGenerator, "label": gen.generators["label"]})
+    with pytest.raises(ValueError, match="unknown factors"):
+        ProductGenerator(space, gen.generators, loss_weights={"y": 2.0})
+    with pytest.raises(ValueError, match="must be a number > 0"):
+        ProductGenerator(space, gen.generators, loss_weights={"x": -1.0})
+    good = toy.sample(4)
+    with pytest.raises(ValueError, match=r"x has factors \['x'\]"):
+        space.check({"x": good["x"]})
+    with pytest.raises(ValueError, match="disagree on the batch size"):
+        space.check({"x": good["x"], "label": good["label"][:3]})
+    with pytest.raises(TypeError, match="must be a dict"):
+        space.check(good["x"])
+    loss = GeneratorMatchingLoss(path, gen, space=space)
+    net = ProductMLP(space, gen.head_shapes(space), hidden=8)
+    with pytest.raises(ValueError, match=r"t\['label'\] must lie in \[0, 1\]"):
+        loss(net, good, t={"x": torch.full((4,), 0.5), "label": torch.full((4,), 1.5)})
+    with pytest.raises(ValueError, match="the times has factors"):
+        loss(net, good, t={"x": torch.full((4,), 0.5)})
+    with pytest.raises(ValueError, match=r"x_1\['label'\] has tokens outside"):
+        loss(net, {"x": good["x"], "label": good["label"] + 20})
+    with pytest.raises(KeyError, match="no head for factor 'label'"):
+        gen.constrain({"x/velocity": torch.zeros(4, 2)}, good, torch.zeros(4))
+    with pytest.raises(UnsupportedPathError, match="needs a ProductPath"):
+        gen.conditional_target(AffineGaussianPath(CondOT()), None)
+    with pytest.raises(TypeError, match="optimal-transport couplings need tensor points"):
+        GeneratorMatchingLoss(path, gen, coupling=ExactOTCoupling(), space=space)(
+            net, good, x_0=_x0(4, toy.num_modes, torch.Generator())
+        )
