@@ -31,14 +31,68 @@ from genmatch.types import State
 
 
 def check_state_space(space: AbstractStateSpace, valid: State, invalid: Sequence[State]) -> None:
-    """``space.check`` accepts ``valid`` and raises ``TypeError``/``ValueError`` on each invalid."""
+    """``space.check`` accepts ``valid`` and raises ``TypeError``/``ValueError`` on each invalid
+    batch, and the batch operations the glue relies on are consistent on ``valid``.
+
+    The operations checked (:class:`~genmatch.spaces.AbstractStateSpace`): ``batch_size``;
+    ``take`` (reversed and repeated indices give valid batches of the right size, and taking
+    every point twice then the first half gives back the same points); ``cat``; ``where`` with
+    an alternating mask; ``reference`` is a tensor on the batch's device; ``times`` broadcasts
+    a float to ``(batch,)`` (per factor on a product).
+
+    Args:
+        space: the space under test.
+        valid: a batch of at least two valid points.
+        invalid: batches ``check`` must reject.
+    """
+    name = type(space).__name__
+
+    def fail(what: str) -> AssertionError:
+        return AssertionError(f"{name}: {what}")
+
     space.check(valid)
+    n = space.batch_size(valid)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise fail(f"batch_size must be an int >= 2 for the test batch, got {n!r}")
+    ref = space.reference(valid)
+    if not isinstance(ref, Tensor):
+        raise fail(f"reference must return a tensor, got {type(ref).__name__}")
+    index = torch.arange(n - 1, -1, -1, device=ref.device)
+    results = {
+        "take(reversed)": (space.take(valid, index), n),
+        "take(repeated)": (space.take(valid, index.repeat(2)), 2 * n),
+        "cat": (space.cat([valid, valid]), 2 * n),
+        "where": (space.where(torch.arange(n, device=ref.device) % 2 == 0, valid, valid), n),
+    }
+    for what, (batch, size) in results.items():
+        try:
+            space.check(batch, what)
+        except (TypeError, ValueError) as e:
+            raise fail(f"{what} returned an invalid batch: {e}") from e
+        if space.batch_size(batch) != size:
+            raise fail(f"{what} returned {space.batch_size(batch)} points, expected {size}")
+    twice = space.take(space.take(valid, index), index)
+    if not _same_points(space, twice, valid):
+        raise fail("take(take(x, reversed), reversed) differs from x")
+    mixed = space.where(torch.arange(n, device=ref.device) < n, valid, space.take(valid, index))
+    if not _same_points(space, mixed, valid):
+        raise fail("where(all true, a, b) differs from a")
+    space.times(0.5, n, ref)
     for i, bad in enumerate(invalid):
         try:
             space.check(bad)
         except (TypeError, ValueError):
             continue
-        raise AssertionError(f"{type(space).__name__}.check accepted invalid batch #{i}")
+        raise AssertionError(f"{name}.check accepted invalid batch #{i}")
+
+
+def _same_points(space: AbstractStateSpace, a: State, b: State) -> bool:
+    """Equal tensor leaves, for pytree batches; spaces with other containers are compared by
+    their ``cat`` with themselves (a weak check) when their leaves are not tensors."""
+    leaves_a, leaves_b = pytree.tree_leaves(a), pytree.tree_leaves(b)
+    if all(isinstance(v, Tensor) for v in leaves_a + leaves_b) and len(leaves_a) == len(leaves_b):
+        return all(torch.equal(u, v) for u, v in zip(leaves_a, leaves_b, strict=True))
+    return space.batch_size(a) == space.batch_size(b)
 
 
 def check_bregman_divergence(

@@ -73,7 +73,10 @@ class LabelledMixture:
         """``n`` draws of ``(x, k)``: ``{"x": (n, 2), "label": (n, 1)}``."""
         n = check_positive_int(n, "n")
         label = torch.randint(self.num_modes, (n,), generator=generator)
-        return {"x": self.sample_x(label, generator=generator, dtype=dtype), "label": label[:, None]}
+        return {
+            "x": self.sample_x(label, generator=generator, dtype=dtype),
+            "label": label[:, None],
+        }
 
     def posterior(self, x: Tensor) -> Tensor:
         """``p(k | x)``, ``(n, 2) → (n, K)``."""

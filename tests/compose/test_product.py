@@ -31,15 +31,15 @@ from genmatch.data import LabelledMixture
 from genmatch.generators import AbstractGenerator, CTMCHead
 from genmatch.manifold_sources import UniformSource
 from genmatch.manifolds import SO3, Hypersphere
+from genmatch.metrics import energy_distance
+from genmatch.nn import ProductMLP
 from genmatch.paths import GeodesicPath, PathSample
 from genmatch.paths.product import ProductPath
 from genmatch.solvers import RK4
 from genmatch.spaces import ProductSpace
-from genmatch.metrics import energy_distance
-from genmatch.nn import ProductMLP
+from genmatch.testing import DensityPoints, MovingPoints, check_forward_equation
 from genmatch.time import FactorGrids, IndependentTimes, PinnedTimes
 from genmatch.train import train
-from genmatch.testing import DensityPoints, MovingPoints, check_forward_equation
 
 F64 = torch.float64
 
@@ -285,7 +285,10 @@ def test_step_is_every_factors_own_step():
     torch.testing.assert_close(out["x"], x["x"] + 0.125 * 2 * x["x"], rtol=0, atol=0)
     ctmc = gen.generators["label"]
     expected = ctmc.step(
-        lambda y, s: value["label"], x["label"], t["label"], 0.25,
+        lambda y, s: value["label"],
+        x["label"],
+        t["label"],
+        0.25,
         generator=torch.Generator().manual_seed(7),
     )
     assert torch.equal(out["label"], expected)
@@ -306,9 +309,7 @@ def test_multi_stage_factor_holds_the_other_factors():
 
     def field(y, s):
         seen.append((y["label"].clone(), s["label"].clone(), s["x"][0].item()))
-        return gen4.constrain(
-            {"x/velocity": -y["x"], "label/logits": torch.zeros(4, 1, 9)}, y, s
-        )
+        return gen4.constrain({"x/velocity": -y["x"], "label/logits": torch.zeros(4, 1, 9)}, y, s)
 
     t = {"x": torch.full((4,), 0.0), "label": torch.full((4,), 0.5)}
     out = gen4.step(field, x, t, {"x": 0.5, "label": 0.5}, generator=rng)
@@ -345,7 +346,9 @@ def test_held_factor_never_changes_and_grids_end_at_one():
     out = simulate(gen, field, x_0, grids, rng=rng, space=space, return_trajectory=True)
     ends = {k: seen[-1][k][0].item() + grids.step_sizes(15)[k] for k in ("x", "label")}
     assert ends == {"x": 1.0, "label": 1.0}
-    moves = sum(not torch.equal(a["label"], b["label"]) for a, b in zip(out.trajectory, out.trajectory[1:]))
+    moves = sum(
+        not torch.equal(a["label"], b["label"]) for a, b in zip(out.trajectory, out.trajectory[1:])
+    )
     assert 1 <= moves <= 4  # the label factor steps only on its own 4 grid points
     assert bool((out.x["label"] < toy.num_modes).all())  # every label unmasked at t = 1
 
