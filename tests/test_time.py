@@ -1,5 +1,7 @@
 """Time samplers and grids for products: tied, independent, pinned; merged per-factor grids."""
 
+import itertools
+
 import pytest
 import torch
 
@@ -62,7 +64,7 @@ def test_factor_grids_merge_by_progress_and_end_exactly():
         assert times[0] == 0.0 and times[-1] == 1.0
         moves = sum(grids.step_sizes(i)[k] > 0 for i in range(grids.steps))
         assert moves == n
-        assert all(b >= a for a, b in zip(times, times[1:]))
+        assert all(b >= a for a, b in itertools.pairwise(times))
     assert set(grids.times["c"]) == {1.0}
     assert all(grids.step_sizes(i)["c"] == 0 for i in range(grids.steps))
     custom = FactorGrids({"x": TimeGrid([0.0, 0.9, 1.0]), "y": TimeGrid.uniform(2)})

@@ -1,6 +1,7 @@
 """Product generators (GM §9.8): forward equation jointly, Thm 20, steps, oracle, conditionals."""
 
 import dataclasses
+import itertools
 
 import pytest
 import torch
@@ -347,7 +348,7 @@ def test_held_factor_never_changes_and_grids_end_at_one():
     ends = {k: seen[-1][k][0].item() + grids.step_sizes(15)[k] for k in ("x", "label")}
     assert ends == {"x": 1.0, "label": 1.0}
     moves = sum(
-        not torch.equal(a["label"], b["label"]) for a, b in zip(out.trajectory, out.trajectory[1:])
+        not torch.equal(a["label"], b["label"]) for a, b in itertools.pairwise(out.trajectory)
     )
     assert 1 <= moves <= 4  # the label factor steps only on its own 4 grid points
     assert bool((out.x["label"] < toy.num_modes).all())  # every label unmasked at t = 1
