@@ -14,6 +14,8 @@ from genmatch.compose import (
     Langevin,
     MetropolisHastings,
     MixtureCorrector,
+    ProductGenerator,
+    ProductValue,
     Superposition,
 )
 from genmatch.couplings import (
@@ -83,6 +85,7 @@ from genmatch.paths import (
     PathSample,
     Polynomial,
     PolynomialKappa,
+    ProductPath,
     ScheduleOutput,
     VPLinear,
 )
@@ -106,15 +109,31 @@ from genmatch.spaces import (
     DiscreteSpace,
     EuclideanSpace,
     ManifoldSpace,
+    ProductSpace,
     TangentVector,
 )
-from genmatch.time import AbstractTimeSampler, LogitNormalTime, TimeGrid, UniformTime
+from genmatch.time import (
+    AbstractTimeSampler,
+    FactorGrids,
+    IndependentTimes,
+    LogitNormalTime,
+    PinnedTimes,
+    TimeGrid,
+    UniformTime,
+)
 from genmatch.train import TrainResult, save_checkpoint, train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Corrected",
+    "FactorGrids",
+    "IndependentTimes",
+    "PinnedTimes",
+    "ProductGenerator",
+    "ProductPath",
+    "ProductSpace",
+    "ProductValue",
     "MetropolisHastings",
     "MixtureCorrector",
     "AmbientSquaredNorm",

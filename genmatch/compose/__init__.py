@@ -1,4 +1,5 @@
-"""Composition of generators: Markov superposition and Langevin additions (GM Prop. 3, §9.7)."""
+"""Composition of generators: Markov superposition, Langevin and corrector additions (GM Prop. 3,
+§9.7), and products of generators on product spaces (§9.8)."""
 
 from genmatch.compose.corrector import Corrected, MixtureCorrector
 from genmatch.compose.langevin import (
@@ -8,6 +9,12 @@ from genmatch.compose.langevin import (
     score_from_velocity,
 )
 from genmatch.compose.metropolis import MetropolisHastings, constant_rate
+from genmatch.compose.product import (
+    ProductDivergence,
+    ProductGenerator,
+    ProductParametrization,
+    ProductValue,
+)
 from genmatch.compose.superposition import (
     ConstantWeights,
     SumDivergence,
@@ -21,6 +28,10 @@ __all__ = [
     "MetropolisHastings",
     "MixtureCorrector",
     "constant_rate",
+    "ProductDivergence",
+    "ProductGenerator",
+    "ProductParametrization",
+    "ProductValue",
     "ConstantWeights",
     "Langevin",
     "SumDivergence",

@@ -19,6 +19,7 @@ from genmatch.paths.forward_sde import (
 from genmatch.paths.geodesic import GeodesicPath
 from genmatch.paths.kappa import AbstractKappaSchedule, CosineKappa, LinearKappa, PolynomialKappa
 from genmatch.paths.mixture import MixturePath
+from genmatch.paths.product import ProductPath
 from genmatch.paths.schedules import (
     VE,
     AbstractSchedule,
@@ -47,6 +48,7 @@ __all__ = [
     "LinearKappa",
     "MixturePath",
     "PolynomialKappa",
+    "ProductPath",
     "AbstractSchedule",
     "AffineGaussianPath",
     "CondOT",
