@@ -23,6 +23,17 @@ from genmatch.couplings import (
     IndependentCoupling,
     SinkhornOTCoupling,
 )
+from genmatch.diffusion import (
+    DDIM,
+    VESDE,
+    VPSDE,
+    ForwardSDESchedule,
+    LinearTimeMap,
+    Prediction,
+    PredictionModel,
+    RetimedVelocity,
+    VelocityFromPrediction,
+)
 from genmatch.divergences import (
     AbstractBregmanDivergence,
     GeneralizedKL,
@@ -31,9 +42,7 @@ from genmatch.divergences import (
     bregman_from_potential,
 )
 from genmatch.divergences.riemannian import AmbientSquaredNorm, RiemannianSquaredNorm
-from genmatch.gaussian import GaussianMarginal
 from genmatch.generators import (
-    DDIM,
     AbstractGenerator,
     AbstractJumpGenerator,
     AbstractLinearParametrization,
@@ -51,14 +60,11 @@ from genmatch.generators import (
     VelocityParametrization,
 )
 from genmatch.loss import GeneratorMatchingLoss, LossTerms
-from genmatch.manifold_sources import ProductSource, UniformSource, WrappedNormalSource
 from genmatch.manifolds import SO3, FlatTorus, Hypersphere
-from genmatch.marginal import ExactMarginal
+from genmatch.marginal import ExactMarginal, GaussianMarginal
 from genmatch.nn import MLP, SequenceTransformer, SinusoidalTimeEmbedding
 from genmatch.paths import (
     VE,
-    VESDE,
-    VPSDE,
     AbstractConditionalPath,
     AbstractDensityPath,
     AbstractInterpolantPath,
@@ -69,10 +75,8 @@ from genmatch.paths import (
     Cosine,
     CosineKappa,
     FactorizedMixturePath,
-    ForwardSDESchedule,
     GeodesicPath,
     LinearKappa,
-    LinearTimeMap,
     MixturePath,
     PathSample,
     Polynomial,
@@ -80,8 +84,6 @@ from genmatch.paths import (
     ScheduleOutput,
     VPLinear,
 )
-from genmatch.paths.retime import RetimedVelocity
-from genmatch.predictions import Prediction, PredictionModel, VelocityFromPrediction
 from genmatch.simulate import SimulationResult, simulate
 from genmatch.solvers import (
     RK4,
@@ -94,7 +96,14 @@ from genmatch.solvers import (
     RiemannianMidpoint,
     RiemannianRK4,
 )
-from genmatch.sources import AbstractSource, CategoricalSource, GaussianSource
+from genmatch.sources import (
+    AbstractSource,
+    CategoricalSource,
+    GaussianSource,
+    ProductSource,
+    UniformSource,
+    WrappedNormalSource,
+)
 from genmatch.spaces import (
     AbstractStateSpace,
     DiscreteSpace,
