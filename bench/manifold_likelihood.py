@@ -41,10 +41,9 @@ import geoopt
 import torch
 from torch import Tensor, nn
 
-from genmatch.likelihood import HutchinsonDivergence
-from genmatch.manifold_likelihood import manifold_log_likelihood, riemannian_divergence
-from genmatch.manifold_sources import ProductSource, UniformSource
+from genmatch.likelihood import HutchinsonDivergence, manifold_log_likelihood, riemannian_divergence
 from genmatch.manifolds import SO3
+from genmatch.sources import ProductSource, UniformSource
 from genmatch.spaces import ManifoldSpace
 
 SEED = 0

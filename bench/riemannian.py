@@ -53,13 +53,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from genmatch.divergences.riemannian import AmbientSquaredNorm
     from genmatch.generators import RiemannianFlowGenerator
     from genmatch.loss import GeneratorMatchingLoss
-    from genmatch.manifold_metrics import geodesic_mmd
-    from genmatch.manifold_sources import UniformSource
     from genmatch.manifolds import Hypersphere, so3_exp
+    from genmatch.metrics import geodesic_mmd
     from genmatch.nn import MLP
     from genmatch.paths import GeodesicPath
     from genmatch.simulate import simulate
     from genmatch.solvers import RiemannianEuler, RiemannianMidpoint, RiemannianRK4
+    from genmatch.sources import UniformSource
     from genmatch.spaces import EuclideanSpace, ManifoldSpace
     from genmatch.train import train
 

@@ -4,9 +4,9 @@ Run:  python examples/diffusion_2d.py --steps 8000 --out outputs/diffusion_2d
 
 The model is a diffusion model in the usual sense — a VP path (``VPLinear``, the DDPM/score-SDE
 schedule) and a network predicting the noise ε trained with the denoising loss ``|ε̂ − ε|²``.
-In genmatch that is a flow model: :class:`~genmatch.predictions.VelocityFromPrediction` turns
+In genmatch that is a flow model: :class:`~genmatch.diffusion.VelocityFromPrediction` turns
 the ε-head into a velocity, and the flow-matching loss weighted by
-:func:`~genmatch.predictions.mse_weight` equals the denoising loss exactly.
+:func:`~genmatch.diffusion.mse_weight` equals the denoising loss exactly.
 
 The one trained network is then sampled by
 
@@ -32,9 +32,8 @@ from torch import Tensor
 import genmatch as gm
 from genmatch.compose import Langevin, constant_beta, reverse_sde_beta, score_from_velocity
 from genmatch.data import ALL_TOY_SETS
-from genmatch.generators import DDIM
+from genmatch.diffusion import DDIM, Prediction, VelocityFromPrediction, mse_weight
 from genmatch.metrics import energy_distance
-from genmatch.predictions import Prediction, VelocityFromPrediction, mse_weight
 
 DATASETS = {fn.__name__: fn for fn in ALL_TOY_SETS}
 NFES = (16, 64, 256)

@@ -23,16 +23,16 @@ import torch
 from torch import Tensor
 
 from genmatch.generators import RiemannianFlowGenerator
+from genmatch.likelihood import manifold_log_likelihood
 from genmatch.loss import GeneratorMatchingLoss
-from genmatch.manifold_likelihood import manifold_log_likelihood
-from genmatch.manifold_metrics import geodesic_mmd
-from genmatch.manifold_sources import UniformSource
 from genmatch.manifolds import Hypersphere
 from genmatch.marginal import ExactMarginal
+from genmatch.metrics import geodesic_mmd
 from genmatch.nn import MLP
 from genmatch.paths import GeodesicPath
 from genmatch.simulate import simulate
 from genmatch.solvers import RiemannianRK4
+from genmatch.sources import UniformSource
 from genmatch.spaces import EuclideanSpace, ManifoldSpace
 from genmatch.train import train
 

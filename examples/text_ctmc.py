@@ -10,7 +10,7 @@ on the factorized mixture path from the all-mask source with a linear ``κ_t``, 
 the generator-matching loss (cross-entropy of the posterior).
 
 Reported: the ELBO in bits per character on held-out windows
-(:func:`genmatch.discrete_likelihood.elbo`), and samples drawn with the plain sampler and
+(:func:`genmatch.likelihood.elbo`), and samples drawn with the plain sampler and
 with the predictor–corrector (:class:`~genmatch.compose.MixtureCorrector`), each with the
 share of its words that occur in the training text. Writes ``metrics.json`` and ``samples.txt``.
 """
@@ -28,8 +28,8 @@ from torch import Tensor
 
 import genmatch as gm
 from genmatch.compose import MixtureCorrector
-from genmatch.discrete_likelihood import elbo
 from genmatch.generators import CTMCGenerator
+from genmatch.likelihood import elbo
 from genmatch.nn import SequenceTransformer
 from genmatch.paths import FactorizedMixturePath, LinearKappa
 from genmatch.sources import CategoricalSource

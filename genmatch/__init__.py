@@ -25,6 +25,17 @@ from genmatch.couplings import (
     IndependentCoupling,
     SinkhornOTCoupling,
 )
+from genmatch.diffusion import (
+    DDIM,
+    VESDE,
+    VPSDE,
+    ForwardSDESchedule,
+    LinearTimeMap,
+    Prediction,
+    PredictionModel,
+    RetimedVelocity,
+    VelocityFromPrediction,
+)
 from genmatch.divergences import (
     AbstractBregmanDivergence,
     GeneralizedKL,
@@ -33,9 +44,7 @@ from genmatch.divergences import (
     bregman_from_potential,
 )
 from genmatch.divergences.riemannian import AmbientSquaredNorm, RiemannianSquaredNorm
-from genmatch.gaussian import GaussianMarginal
 from genmatch.generators import (
-    DDIM,
     AbstractGenerator,
     AbstractJumpGenerator,
     AbstractLinearParametrization,
@@ -53,9 +62,8 @@ from genmatch.generators import (
     VelocityParametrization,
 )
 from genmatch.loss import GeneratorMatchingLoss, LossTerms
-from genmatch.manifold_sources import ProductSource, UniformSource, WrappedNormalSource
 from genmatch.manifolds import SO3, FlatTorus, Hypersphere
-from genmatch.marginal import ExactMarginal
+from genmatch.marginal import ExactMarginal, GaussianMarginal
 from genmatch.nn import (
     MLP,
     MultimodalTransformer,
@@ -65,8 +73,6 @@ from genmatch.nn import (
 )
 from genmatch.paths import (
     VE,
-    VESDE,
-    VPSDE,
     AbstractConditionalPath,
     AbstractDensityPath,
     AbstractInterpolantPath,
@@ -77,10 +83,8 @@ from genmatch.paths import (
     Cosine,
     CosineKappa,
     FactorizedMixturePath,
-    ForwardSDESchedule,
     GeodesicPath,
     LinearKappa,
-    LinearTimeMap,
     MixturePath,
     PathSample,
     Polynomial,
@@ -89,8 +93,6 @@ from genmatch.paths import (
     ScheduleOutput,
     VPLinear,
 )
-from genmatch.paths.retime import RetimedVelocity
-from genmatch.predictions import Prediction, PredictionModel, VelocityFromPrediction
 from genmatch.simulate import SimulationResult, simulate
 from genmatch.solvers import (
     RK4,
@@ -103,7 +105,14 @@ from genmatch.solvers import (
     RiemannianMidpoint,
     RiemannianRK4,
 )
-from genmatch.sources import AbstractSource, CategoricalSource, GaussianSource
+from genmatch.sources import (
+    AbstractSource,
+    CategoricalSource,
+    GaussianSource,
+    ProductSource,
+    UniformSource,
+    WrappedNormalSource,
+)
 from genmatch.spaces import (
     AbstractStateSpace,
     DiscreteSpace,

@@ -13,8 +13,8 @@ import torch
 from genmatch.data import checkerboard
 from genmatch.generators.flow import FlowGenerator
 from genmatch.loss import GeneratorMatchingLoss
-from genmatch.marginal import ExactMarginal
-from genmatch.metrics import energy_distance, sliced_wasserstein
+from genmatch.marginal.exact import ExactMarginal
+from genmatch.metrics.euclidean import energy_distance, sliced_wasserstein
 from genmatch.nn.mlp import MLP
 from genmatch.paths.affine import AffineGaussianPath
 from genmatch.paths.schedules import CondOT

@@ -31,7 +31,7 @@ def reverse_sde_beta(schedule: AbstractSchedule) -> BetaFn:
     """``β_t = sqrt(2 σ_t² α̇_t/α_t − 2 σ_t σ̇_t)``: the noise level of the reverse-time SDE.
 
     Every affine schedule is the flow-time form of a forward SDE ``dX = a X dr + g dW``
-    (:mod:`genmatch.paths.forward_sde`) with ``k̇ a = α̇/α`` and ``k̇ g² = d(σ²)/dt − 2 σ² α̇/α``;
+    (:mod:`genmatch.diffusion.forward_sde`) with ``k̇ a = α̇/α`` and ``k̇ g² = d(σ²)/dt − 2 σ² α̇/α``;
     ``β_t² = −k̇ g²`` makes eq. 10.15 the time reversal of that forward process — the SDE
     that DDPM discretizes. Singular where ``α_t = 0`` (``t = 0`` for CondOT, Cosine).
     """
@@ -48,10 +48,10 @@ def reverse_sde_beta(schedule: AbstractSchedule) -> BetaFn:
 def score_from_velocity(schedule: AbstractSchedule) -> ScoreFn:
     """The marginal score of an affine Gaussian path from its marginal velocity.
 
-    Uses the exact velocity → score conversion of :mod:`genmatch.predictions`; singular where
-    ``α_t = 0`` (``t = 0`` for CondOT).
+    Uses the exact velocity → score conversion of :mod:`genmatch.diffusion.predictions`;
+    singular where ``α_t = 0`` (``t = 0`` for CondOT).
     """
-    from genmatch.predictions import Prediction, convert
+    from genmatch.diffusion.predictions import Prediction, convert
 
     def score(x: Tensor, t: Tensor, velocity: ParamValue) -> Tensor:
         return convert(velocity, Prediction.VELOCITY, Prediction.SCORE, x, t, schedule)

@@ -18,7 +18,6 @@ from genmatch.generators.ctmc import (
     posterior_to_rates,
     rates_to_posterior,
 )
-from genmatch.generators.denoising import DDIM
 from genmatch.generators.diffusion import (
     DiffusionGenerator,
     DiffusionStructure,
@@ -44,7 +43,6 @@ __all__ = [
     "RateParametrization",
     "posterior_to_rates",
     "rates_to_posterior",
-    "DDIM",
     "AbstractGenerator",
     "AbstractJumpGenerator",
     "AtomicJumpMeasure",

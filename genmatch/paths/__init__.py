@@ -8,14 +8,6 @@ from genmatch.paths.base import (
     PathSample,
 )
 from genmatch.paths.factorized_mixture import FactorizedMixturePath
-from genmatch.paths.forward_sde import (
-    VESDE,
-    VPSDE,
-    AbstractForwardSDE,
-    AbstractTimeMap,
-    ForwardSDESchedule,
-    LinearTimeMap,
-)
 from genmatch.paths.geodesic import GeodesicPath
 from genmatch.paths.kappa import AbstractKappaSchedule, CosineKappa, LinearKappa, PolynomialKappa
 from genmatch.paths.mixture import MixturePath
@@ -32,12 +24,6 @@ from genmatch.paths.schedules import (
 
 __all__ = [
     "FactorizedMixturePath",
-    "VESDE",
-    "VPSDE",
-    "AbstractForwardSDE",
-    "AbstractTimeMap",
-    "ForwardSDESchedule",
-    "LinearTimeMap",
     "VE",
     "AbstractConditionalPath",
     "AbstractDensityPath",

@@ -9,11 +9,11 @@ import geoopt
 import torch
 from torch import Tensor
 
-from genmatch.manifold_sources import ProductSource, UniformSource
 from genmatch.manifolds.base import AbstractCompactManifold
 from genmatch.paths.base import AbstractDensityPath, AbstractInterpolantPath, PathSample
 from genmatch.paths.kappa import AbstractKappaSchedule, LinearKappa
-from genmatch.sources import AbstractSource
+from genmatch.sources.base import AbstractSource
+from genmatch.sources.manifold import ProductSource, UniformSource
 from genmatch.spaces.manifold import ManifoldSpace
 
 
@@ -73,7 +73,7 @@ class GeodesicPath(AbstractInterpolantPath, AbstractDensityPath):
         space: the manifold.
         source: the source ``p`` (drawn when ``x_0`` is not given); uniform by default on
             compact manifolds and on products of them (a
-            :class:`~genmatch.manifold_sources.ProductSource`). Densities need a
+            :class:`~genmatch.sources.ProductSource`). Densities need a
             :class:`UniformSource`, or a ``ProductSource`` of them (the density of a product
             path is the product of its factors' densities).
         kappa: the schedule ``κ_t`` (:class:`~genmatch.paths.LinearKappa` by default).

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.paths.kappa import AbstractKappaSchedule
-from genmatch.sources import AbstractSource
+from genmatch.sources.base import AbstractSource
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.types import State
 

@@ -79,7 +79,7 @@ def test_negative_beta_rejected():
 def test_full_covariance_gaussian_is_reproduced_for_every_beta(beta_kind):
     """N(μ, Σ) data, exact marginal velocity/score: PF-ODE and flow + Langevin(β) all match."""
     from genmatch.compose.langevin import reverse_sde_beta
-    from genmatch.gaussian import GaussianMarginal
+    from genmatch.marginal import GaussianMarginal
     from genmatch.paths import VPLinear
 
     mean = torch.tensor([1.0, -0.5], dtype=torch.float64)

@@ -30,13 +30,13 @@ from genmatch._pairs import pair_up
 from genmatch.compose.product import ProductGenerator
 from genmatch.data import LabelledMixture
 from genmatch.generators import AbstractGenerator, CTMCHead
-from genmatch.manifold_sources import UniformSource
 from genmatch.manifolds import SO3, Hypersphere
 from genmatch.metrics import energy_distance
 from genmatch.nn import ProductMLP
 from genmatch.paths import GeodesicPath, PathSample
 from genmatch.paths.product import ProductPath
 from genmatch.solvers import RK4
+from genmatch.sources import UniformSource
 from genmatch.spaces import ProductSpace
 from genmatch.testing import DensityPoints, MovingPoints, check_forward_equation
 from genmatch.time import FactorGrids, IndependentTimes, PinnedTimes

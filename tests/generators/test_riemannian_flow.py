@@ -9,14 +9,14 @@ import torch
 from genmatch.divergences.riemannian import AmbientSquaredNorm, RiemannianSquaredNorm
 from genmatch.generators import RiemannianFlowGenerator
 from genmatch.loss import GeneratorMatchingLoss
-from genmatch.manifold_metrics import geodesic_distances, geodesic_mmd
-from genmatch.manifold_sources import UniformSource, WrappedNormalSource
 from genmatch.manifolds import SO3, FlatTorus, Hypersphere
 from genmatch.marginal import ExactMarginal
+from genmatch.metrics import geodesic_distances, geodesic_mmd
 from genmatch.nn import MLP
 from genmatch.paths import GeodesicPath, PathSample
 from genmatch.simulate import simulate
 from genmatch.solvers import RiemannianEuler
+from genmatch.sources import UniformSource, WrappedNormalSource
 from genmatch.spaces import EuclideanSpace, ManifoldSpace, TangentVector
 
 F64 = torch.float64

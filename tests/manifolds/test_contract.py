@@ -6,9 +6,9 @@ import geoopt
 import pytest
 import torch
 
-from genmatch.manifold_sources import UniformSource, WrappedNormalSource
 from genmatch.manifolds import SO3, FlatTorus, Hypersphere
 from genmatch.paths import GeodesicPath
+from genmatch.sources import UniformSource, WrappedNormalSource
 from genmatch.spaces import ManifoldSpace
 from genmatch.testing import check_geodesic_path, check_manifold_space
 

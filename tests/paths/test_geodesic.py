@@ -6,9 +6,9 @@ import geoopt
 import pytest
 import torch
 
-from genmatch.manifold_sources import UniformSource
 from genmatch.manifolds import SO3, FlatTorus, Hypersphere
 from genmatch.paths import CosineKappa, GeodesicPath, PolynomialKappa
+from genmatch.sources import UniformSource
 from genmatch.spaces import ManifoldSpace
 from genmatch.testing import check_geodesic_path, manifold_continuity_residual
 

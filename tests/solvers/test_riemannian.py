@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from genmatch.generators import RiemannianFlowGenerator
-from genmatch.manifold_sources import UniformSource
 from genmatch.manifolds import SO3, FlatTorus, Hypersphere, hat, so3_exp
 from genmatch.simulate import simulate
 from genmatch.solvers import RiemannianEuler, RiemannianMidpoint, RiemannianRK4
+from genmatch.sources import UniformSource
 from genmatch.spaces import ManifoldSpace
 from genmatch.testing import empirical_order
 

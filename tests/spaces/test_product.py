@@ -5,8 +5,8 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from genmatch.manifold_sources import UniformSource
 from genmatch.manifolds import SO3
+from genmatch.sources import UniformSource
 from genmatch.spaces import (
     AbstractStateSpace,
     DiscreteSpace,

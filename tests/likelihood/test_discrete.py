@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from genmatch import ExactMarginal
-from genmatch.discrete_likelihood import elbo, exact_log_prob
 from genmatch.generators import CTMCGenerator, CTMCHead, PosteriorValue
+from genmatch.likelihood import elbo, exact_log_prob
 from genmatch.paths import CosineKappa, FactorizedMixturePath, LinearKappa
 from genmatch.sources import CategoricalSource
 from genmatch.spaces import DiscreteSpace

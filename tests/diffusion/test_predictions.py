@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from genmatch import AffineGaussianPath, CondOT, Cosine, PathSample, Polynomial, VPLinear
-from genmatch.predictions import Prediction, PredictionModel, convert, slope
+from genmatch.diffusion import Prediction, PredictionModel, convert, slope
 
 SCHEDULES = [CondOT(), Cosine(), Polynomial(2.0), VPLinear()]
 
@@ -83,8 +83,8 @@ def test_prediction_model_wraps_a_head(rng):
 def test_weighted_flow_loss_is_the_heads_own_squared_error(prediction):
     """ε-prediction trained through the flow-matching loss with ``mse_weight`` is ``|ε̂ − ε|²``."""
     from genmatch import AffineGaussianPath, EuclideanSpace, FlowGenerator, GeneratorMatchingLoss
+    from genmatch.diffusion import VelocityFromPrediction, mse_weight
     from genmatch.nn import MLP
-    from genmatch.predictions import VelocityFromPrediction, mse_weight
 
     schedule = VPLinear()
     torch.manual_seed(0)

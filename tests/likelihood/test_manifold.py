@@ -7,12 +7,16 @@ import pytest
 import torch
 from geoopt.manifolds.lorentz import math as lorentz_math
 
-from genmatch.likelihood import HutchinsonDivergence, Probe
-from genmatch.manifold_likelihood import manifold_log_likelihood, riemannian_divergence
-from genmatch.manifold_sources import ProductSource, UniformSource, WrappedNormalSource
+from genmatch.likelihood import (
+    HutchinsonDivergence,
+    Probe,
+    manifold_log_likelihood,
+    riemannian_divergence,
+)
 from genmatch.manifolds import SO3, FlatTorus, Hypersphere
 from genmatch.paths import GeodesicPath, PathSample
 from genmatch.solvers import RiemannianMidpoint
+from genmatch.sources import ProductSource, UniformSource, WrappedNormalSource
 from genmatch.spaces import ManifoldSpace
 from genmatch.time import TimeGrid
 

@@ -194,7 +194,7 @@ class ForwardSDESchedule(AbstractSchedule):
     def probability_flow_velocity(self, x: Tensor, t: Tensor, score: Tensor) -> Tensor:
         """``u_t(x) = k̇(t) [a_{k(t)} x − ½ g²_{k(t)} ∇ log p_t(x)]`` (GM eq. 10.12).
 
-        Equal to the velocity that :func:`genmatch.predictions.convert` derives from the
+        Equal to the velocity that :func:`genmatch.diffusion.convert` derives from the
         score for this schedule (eq. 10.11); the tests check it.
 
         Shapes:

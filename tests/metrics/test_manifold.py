@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from genmatch.manifold_metrics import geodesic_distances, geodesic_mmd
-from genmatch.manifold_sources import UniformSource
 from genmatch.manifolds import SO3, FlatTorus, Hypersphere, so3_exp
+from genmatch.metrics import geodesic_distances, geodesic_mmd
+from genmatch.sources import UniformSource
 from genmatch.spaces import ManifoldSpace
 
 F64 = torch.float64

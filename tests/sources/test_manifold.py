@@ -6,13 +6,9 @@ import geoopt
 import pytest
 import torch
 
-from genmatch.manifold_sources import (
-    ProductSource,
-    UniformSource,
-    WrappedNormalSource,
-    _log_sinhc,
-)
 from genmatch.manifolds import SO3, FlatTorus, Hypersphere, so3_log
+from genmatch.sources import ProductSource, UniformSource, WrappedNormalSource
+from genmatch.sources.manifold import _log_sinhc
 from genmatch.spaces import ManifoldSpace
 
 F64 = torch.float64

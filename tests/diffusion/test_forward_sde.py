@@ -3,14 +3,15 @@
 import pytest
 import torch
 
-from genmatch.paths import VE, VPLinear
-from genmatch.paths.forward_sde import (
+from genmatch.diffusion import (
     VESDE,
     VPSDE,
     ForwardSDESchedule,
     LinearTimeMap,
+    Prediction,
+    convert,
 )
-from genmatch.predictions import Prediction, convert
+from genmatch.paths import VE, VPLinear
 from genmatch.testing import check_schedule
 
 SDES = [VPSDE(), VPSDE(0.5, 5.0), VESDE(), VESDE(0.1, 5.0)]

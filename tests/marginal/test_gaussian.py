@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from genmatch.gaussian import GaussianMarginal
+from genmatch.marginal import GaussianMarginal
 from genmatch.paths import CondOT, Cosine, VPLinear
 
 MEAN = torch.tensor([1.0, -0.5, 0.2], dtype=torch.float64)

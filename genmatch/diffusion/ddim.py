@@ -1,7 +1,7 @@
 """DDIM and DDPM ancestral sampling as steps of a flow model (GM §10.4).
 
 A flow model of an affine Gaussian path (``X_t = α_t Z + σ_t ε``) fixes, at every ``(x, t)``,
-the posterior predictions ``x̂ = E[Z|x]`` and ``ε̂ = E[ε|x]`` (:mod:`genmatch.predictions`).
+the posterior predictions ``x̂ = E[Z|x]`` and ``ε̂ = E[ε|x]`` (:mod:`genmatch.diffusion.predictions`).
 The denoising samplers of diffusion models are one-step rules built on them. From ``t`` to
 ``s = t + h`` (less noise), with the forward transition ``α_{t|s} = α_t/α_s``,
 ``σ²_{t|s} = σ_t² − α_{t|s}² σ_s²`` and the posterior standard deviation
@@ -52,7 +52,7 @@ class DDIM(AbstractGenerator):
     Example:
         >>> import torch
         >>> from genmatch import CondOT, simulate
-        >>> from genmatch.gaussian import GaussianMarginal
+        >>> from genmatch.marginal import GaussianMarginal
         >>> oracle = GaussianMarginal(torch.ones(2), 0.25 * torch.eye(2), CondOT())
         >>> rng = torch.Generator().manual_seed(0)
         >>> x = simulate(DDIM(CondOT(), eta=1.0), oracle.velocity, torch.randn(4000, 2), 50,
@@ -84,7 +84,7 @@ class DDIM(AbstractGenerator):
         *,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        from genmatch.predictions import Prediction, to_data_and_epsilon
+        from genmatch.diffusion.predictions import Prediction, to_data_and_epsilon
 
         data, eps = to_data_and_epsilon(field(x, t), Prediction.VELOCITY, x, t, self.schedule)
         s = shift_time(t, h).clamp(0.0, 1.0)

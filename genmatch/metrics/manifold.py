@@ -61,7 +61,7 @@ def geodesic_mmd(
     Example:
         >>> import torch
         >>> from genmatch.manifolds import Hypersphere
-        >>> from genmatch.manifold_sources import UniformSource
+        >>> from genmatch.sources import UniformSource
         >>> s2 = ManifoldSpace(Hypersphere(3), (3,))
         >>> g = torch.Generator().manual_seed(0)
         >>> a, b = (UniformSource(s2).sample(500, generator=g) for _ in range(2))

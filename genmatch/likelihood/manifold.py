@@ -28,7 +28,7 @@ import torch
 from geoopt.manifolds.symmetric_positive_definite import SPDMetric
 from torch import Tensor
 
-from genmatch.likelihood import ExactDivergence, HutchinsonDivergence, LikelihoodResult
+from genmatch.likelihood.euclidean import ExactDivergence, HutchinsonDivergence, LikelihoodResult
 from genmatch.manifolds.base import AbstractCompactManifold
 from genmatch.solvers.riemannian_base import AbstractRiemannianSolver
 from genmatch.solvers.riemannian_rk4 import RiemannianRK4
@@ -207,7 +207,7 @@ def manifold_log_likelihood(
     Example:
         >>> import torch
         >>> from genmatch.manifolds import FlatTorus
-        >>> from genmatch.manifold_sources import UniformSource
+        >>> from genmatch.sources import UniformSource
         >>> space = ManifoldSpace(FlatTorus(1), (1,))
         >>> contract = lambda x, t: -0.5 * torch.sin(x)  # moves mass towards 0
         >>> out = manifold_log_likelihood(

@@ -117,7 +117,7 @@ class RetimedVelocity:
     target: AbstractSchedule
 
     def __call__(self, x: Tensor, t: Tensor) -> Tensor:
-        from genmatch.predictions import Prediction, to_data_and_epsilon
+        from genmatch.diffusion.predictions import Prediction, to_data_and_epsilon
 
         change = time_change(self.source, self.target, t)
         shape = (-1,) + (1,) * (x.dim() - 1)

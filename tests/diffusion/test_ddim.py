@@ -7,10 +7,9 @@ import torch
 
 from genmatch import RK4, FlowGenerator, simulate
 from genmatch.compose.langevin import reverse_sde_beta
-from genmatch.gaussian import GaussianMarginal
-from genmatch.generators.denoising import DDIM, posterior_std
+from genmatch.diffusion import DDIM, Prediction, posterior_std, to_data_and_epsilon
+from genmatch.marginal import GaussianMarginal
 from genmatch.paths import CondOT, Cosine, VPLinear
-from genmatch.predictions import Prediction, to_data_and_epsilon
 
 MEAN = torch.tensor([1.0, -0.5], dtype=torch.float64)
 COV = torch.tensor([[0.5, 0.2], [0.2, 0.3]], dtype=torch.float64)

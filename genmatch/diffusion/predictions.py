@@ -198,7 +198,7 @@ class VelocityFromPrediction(nn.Module):
     :class:`~genmatch.GeneratorMatchingLoss` with :class:`~genmatch.FlowGenerator` (and
     :func:`mse_weight` to recover the head's own squared error), :func:`genmatch.simulate`
     for the probability-flow ODE, :class:`~genmatch.compose.Langevin` or
-    :class:`~genmatch.generators.DDIM` for stochastic sampling.
+    :class:`~genmatch.diffusion.DDIM` for stochastic sampling.
 
     Args:
         net: ``(x_t, t) ↦ {head: prediction}``, an ``nn.Module``.

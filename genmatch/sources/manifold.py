@@ -13,7 +13,7 @@ from torch import Tensor
 
 from genmatch._checks import check_positive_int
 from genmatch.manifolds.base import AbstractCompactManifold
-from genmatch.sources import AbstractSource
+from genmatch.sources.base import AbstractSource
 from genmatch.spaces.manifold import ManifoldSpace
 
 
@@ -86,7 +86,7 @@ class WrappedNormalSource(AbstractSource):
     and at the identity of SPD).
 
     :meth:`log_prob` (density w.r.t. the Riemannian volume, for
-    :func:`~genmatch.manifold_likelihood.manifold_log_likelihood`) is exact on the two
+    :func:`~genmatch.likelihood.manifold_log_likelihood`) is exact on the two
     hyperbolic models, where ``exp_μ`` is a diffeomorphism with volume distortion
     ``(sinh(√K r)/(√K r))^{n−1}`` at distance ``r`` (curvature ``−K``).
 

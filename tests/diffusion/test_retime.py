@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from genmatch import RK4, FlowGenerator, TimeGrid, simulate
-from genmatch.gaussian import GaussianMarginal
+from genmatch.diffusion import RetimedVelocity, time_change
+from genmatch.marginal import GaussianMarginal
 from genmatch.paths import VE, CondOT, Cosine, Polynomial, VPLinear
-from genmatch.paths.retime import RetimedVelocity, time_change
 
 MEAN = torch.tensor([1.0, -0.5], dtype=torch.float64)
 COV = torch.tensor([[0.5, 0.2], [0.2, 0.3]], dtype=torch.float64)

@@ -24,7 +24,6 @@ from torch import Tensor, nn
 from genmatch.divergences.generalized_kl import GeneralizedKL
 from genmatch.generators.ctmc import CTMCGenerator, PosteriorValue
 from genmatch.paths.factorized_mixture import FactorizedMixturePath
-from genmatch.testing import ctmc_generator_matrix
 from genmatch.types import Field
 
 
@@ -94,6 +93,9 @@ def exact_log_prob(
     Shapes:
         x: ``(batch, L)``; returns ``(batch,)`` (float64).
     """
+    # at call time: genmatch.testing imports this package (for riemannian_divergence)
+    from genmatch.testing import ctmc_generator_matrix
+
     space = path.space
     space.check(x, "x")
     field = _as_field(generator, field)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy.spatial.distance import cdist as np_cdist
 
-import genmatch.metrics as metrics
+import genmatch.metrics.euclidean as metrics
 from genmatch.metrics import DEFAULT_RBF_BANDWIDTHS, energy_distance, rbf_mmd, sliced_wasserstein
 
 F64 = torch.float64

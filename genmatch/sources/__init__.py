@@ -1,0 +1,13 @@
+"""Source distributions ``p`` from which ``X_0`` is drawn (GM §9.1)."""
+
+from genmatch.sources.base import AbstractSource, CategoricalSource, GaussianSource
+from genmatch.sources.manifold import ProductSource, UniformSource, WrappedNormalSource
+
+__all__ = [
+    "AbstractSource",
+    "CategoricalSource",
+    "GaussianSource",
+    "ProductSource",
+    "UniformSource",
+    "WrappedNormalSource",
+]
