@@ -110,6 +110,7 @@ from genmatch.sources import (
     CategoricalSource,
     GaussianSource,
     ProductSource,
+    ProductSpaceSource,
     UniformSource,
     WrappedNormalSource,
 )
@@ -142,6 +143,7 @@ __all__ = [
     "ProductGenerator",
     "ProductPath",
     "ProductSpace",
+    "ProductSpaceSource",
     "ProductValue",
     "MetropolisHastings",
     "MixtureCorrector",

@@ -2,12 +2,14 @@
 
 from genmatch.sources.base import AbstractSource, CategoricalSource, GaussianSource
 from genmatch.sources.manifold import ProductSource, UniformSource, WrappedNormalSource
+from genmatch.sources.product_space import ProductSpaceSource
 
 __all__ = [
     "AbstractSource",
     "CategoricalSource",
     "GaussianSource",
     "ProductSource",
+    "ProductSpaceSource",
     "UniformSource",
     "WrappedNormalSource",
 ]

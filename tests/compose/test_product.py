@@ -29,6 +29,7 @@ from genmatch import (
 from genmatch._pairs import pair_up
 from genmatch.compose.product import ProductGenerator
 from genmatch.data import LabelledMixture
+from genmatch.data.labelled import conditional_scores
 from genmatch.generators import AbstractGenerator, CTMCHead
 from genmatch.manifolds import SO3, Hypersphere
 from genmatch.metrics import energy_distance
@@ -365,40 +366,18 @@ def test_one_trained_model_gives_both_exact_conditionals():
     rng = torch.Generator().manual_seed(0)
     train(loss, net, toy.sample(20_000, generator=rng), steps=2000, batch_size=256, lr=2e-3)
     net.eval()
-    field = gen.field(net)
-    test = toy.sample(2000, generator=rng)
-    exact = toy.posterior(test["x"])
-    truth = test["label"][:, 0]
-    bayes = float((exact.argmax(1) == truth).float().mean())  # ≈ 0.87: the modes overlap
-    with torch.no_grad():
-        # p(label | x): the network's posterior with x clean (t_x = 1), label masked (t = 0)
-        masked = {"x": test["x"], "label": torch.full((2000, 1), toy.num_modes)}
-        probs = field(masked, {"x": torch.ones(2000), "label": torch.zeros(2000)})
-        probs = probs["label"].probs[:, 0, : toy.num_modes]
-        assert float((probs.argmax(1) == truth).float().mean()) >= 0.95 * bayes
-        assert float(0.5 * (probs - exact).abs().sum(1).mean()) < 0.08
-        # ... and sampled by the CTMC with x held: accuracy of draws from the exact p(label|x)
-        held_x = FactorGrids({"x": None, "label": TimeGrid.uniform(8)})
-        labels = simulate(gen, field, masked, held_x, rng=rng, space=space).x["label"][:, 0]
-        sampling_rate = float((exact**2).sum(1).mean())
-        assert float((labels == truth).float().mean()) >= 0.95 * sampling_rate
-        # p(x | label): samples of each class are classified as that class at the Bayes rate
-        label = torch.arange(toy.num_modes).repeat_interleave(250)
-        x_0 = {"x": torch.randn(2000, 2, generator=rng), "label": label[:, None]}
-        held_label = FactorGrids({"x": TimeGrid.uniform(32), "label": None})
-        x = simulate(gen, field, x_0, held_label, rng=rng, space=space).x["x"]
-        assert float((toy.posterior(x).argmax(1) == label).float().mean()) >= 0.95 * bayes
-        reference = toy.sample_x(label, generator=rng)
-        distances = [
-            float(energy_distance(x[label == c], reference[label == c]))
-            for c in range(toy.num_modes)
-        ]  # 250 points a class: the floor is about 0.005 ± 0.01
-        assert max(distances) < 0.08 and sum(distances) / toy.num_modes < 0.03
-        # the joint: labels drawn with the points agree with the points' Bayes labels
-        noise = {"x": torch.randn(2000, 2, generator=rng), "label": masked["label"]}
-        joint = simulate(gen, field, noise, 32, rng=rng, space=space).x
-        agree = (toy.posterior(joint["x"]).argmax(1) == joint["label"][:, 0]).float().mean()
-        assert float(agree) >= 0.95 * sampling_rate
+    scores = conditional_scores(toy, gen, gen.field(net), space, n=2000, rng=rng)
+    # p(label | x), read off the network (argmax, TV) and sampled by the CTMC with x held
+    assert scores.label_given_x_argmax >= 0.95 * scores.bayes_rate  # Bayes rate ≈ 0.87
+    assert scores.label_given_x_tv < 0.08
+    assert scores.label_given_x >= 0.95 * scores.sampling_rate
+    # p(x | label): points of class k are classified as k at the Bayes rate, close in law
+    assert scores.x_given_label >= 0.95 * scores.bayes_rate
+    energy = scores.x_given_label_energy  # 250 points a class: the floor is 0.005 ± 0.01
+    assert max(energy) < 0.08 and sum(energy) / len(energy) < 0.03
+    # the joint: labels drawn with the points agree with the points' Bayes labels
+    assert scores.joint_agreement >= 0.95 * scores.sampling_rate
+    assert scores.joint_energy < 0.02
 
 
 def test_product_oracle_reaches_the_data():
