@@ -488,3 +488,39 @@ def test_bad_input_is_rejected_clearly():
         GeneratorMatchingLoss(path, gen, coupling=ExactOTCoupling(), space=space)(
             net, good, x_0=_x0(4, toy.num_modes, torch.Generator())
         )
+
+
+@pytest.mark.parametrize("t", [0.3, 0.8])
+def test_forward_equation_backbone_frames_times_sequence(t):
+    """SE(3)^N frames as (SO(3)^N, R^{N×3}) × an amino-acid-like sequence of N tokens."""
+    n = 2
+    rot = ManifoldSpace(SO3(), (n, 3, 3))
+    seq, seq_path, seq_gen = _tokens_model(length=n, vocab=2)
+    space = ProductSpace({"rot": rot, "trans": EuclideanSpace((n, 3)), "seq": seq})
+    path = ProductPath(
+        space,
+        {"rot": GeodesicPath(rot), "trans": AffineGaussianPath(CondOT()), "seq": seq_path},
+    )
+    gen = ProductGenerator(
+        space,
+        {"rot": RiemannianFlowGenerator(rot), "trans": FlowGenerator(), "seq": seq_gen},
+        {"trans": 2.0},
+    )
+    rng = torch.Generator().manual_seed(4)
+    z = {
+        "rot": UniformSource(rot).sample(1, generator=rng, dtype=F64),
+        "trans": torch.randn(1, n, 3, dtype=F64, generator=rng),
+        "seq": torch.tensor([[1, 0]]),
+    }
+    rule = {
+        "rot": MovingPoints(UniformSource(rot).sample(6, generator=rng, dtype=F64)),
+        "trans": MovingPoints(torch.randn(6, n, 3, dtype=F64, generator=rng)),
+        "seq": DensityPoints(seq.enumerate()),
+    }
+
+    def f(x):
+        r, p, s = x["rot"].reshape(-1, n, 9), x["trans"], x["seq"].to(F64)
+        return torch.sin((r[:, :, :3] * p).sum((1, 2)) * (1 + s[:, 0])) + r[:, 1, 4] * s[:, 1]
+
+    lhs, _ = check_forward_equation(path, gen, f, z, t, rule)
+    assert abs(float(lhs)) > 1e-3
