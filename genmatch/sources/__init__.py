@@ -1,6 +1,7 @@
 """Source distributions ``p`` from which ``X_0`` is drawn (GM §9.1)."""
 
 from genmatch.sources.base import AbstractSource, CategoricalSource, GaussianSource
+from genmatch.sources.finite import UniformFiniteSource
 from genmatch.sources.manifold import ProductSource, UniformSource, WrappedNormalSource
 from genmatch.sources.product_space import ProductSpaceSource
 
@@ -10,6 +11,7 @@ __all__ = [
     "GaussianSource",
     "ProductSource",
     "ProductSpaceSource",
+    "UniformFiniteSource",
     "UniformSource",
     "WrappedNormalSource",
 ]

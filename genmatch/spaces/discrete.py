@@ -8,13 +8,13 @@ from typing import final
 import torch
 
 from genmatch._checks import value_checks_enabled
-from genmatch.spaces.base import AbstractStateSpace
+from genmatch.spaces.finite import AbstractFiniteSpace
 from genmatch.types import State
 
 
 @final
 @dataclass(frozen=True)
-class DiscreteSpace(AbstractStateSpace):
+class DiscreteSpace(AbstractFiniteSpace):
     """Token sequences of length ``length`` over a vocabulary of ``vocab_size`` symbols.
 
     With ``mask=True`` one extra state, the mask token ``vocab_size``, is part of the space (the
@@ -79,6 +79,11 @@ class DiscreteSpace(AbstractStateSpace):
             if low < 0 or high >= self.num_states:
                 bad = low if low < 0 else high
                 raise ValueError(f"{name} has tokens outside [0, {self.num_states}): found {bad}")
+
+    @property
+    def num_points(self) -> int:
+        """``S^L``, the number of sequences."""
+        return self.num_states**self.length
 
     def enumerate(self) -> torch.Tensor:
         """Every point of the space, ``(S^L, L)`` in lexicographic order (small spaces only)."""
