@@ -1,12 +1,7 @@
 """Composition of generators: Markov superposition and Langevin additions (GM Prop. 3, §9.7)."""
 
 from genmatch.compose.corrector import Corrected, MixtureCorrector
-from genmatch.compose.langevin import (
-    Langevin,
-    constant_beta,
-    reverse_sde_beta,
-    score_from_velocity,
-)
+from genmatch.compose.langevin import Langevin, constant_beta
 from genmatch.compose.metropolis import MetropolisHastings, constant_rate
 from genmatch.compose.superposition import (
     ConstantWeights,
@@ -28,6 +23,4 @@ __all__ = [
     "Superposition",
     "SuperpositionParametrization",
     "constant_beta",
-    "reverse_sde_beta",
-    "score_from_velocity",
 ]

@@ -37,7 +37,7 @@ from genmatch.generators.base import AbstractGenerator, AbstractLinearParametriz
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.paths.factorized_mixture import FactorizedMixturePath
 from genmatch.paths.kappa import AbstractKappaSchedule
-from genmatch.sources.base import CategoricalSource
+from genmatch.sources.categorical import CategoricalSource
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.spaces.discrete import DiscreteSpace
 from genmatch.types import Field, HeadShapes, ParamValue, RawHeads

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from genmatch.paths.base import AbstractDensityPath, PathSample
 from genmatch.paths.kappa import AbstractKappaSchedule
-from genmatch.sources.base import CategoricalSource
+from genmatch.sources.categorical import CategoricalSource
 from genmatch.spaces.discrete import DiscreteSpace
 
 
