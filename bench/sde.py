@@ -53,7 +53,8 @@ from throughput import (  # noqa: E402
 )
 
 import genmatch as gm  # noqa: E402
-from genmatch.compose import Langevin, constant_beta, score_from_velocity  # noqa: E402
+from genmatch.compose import Langevin, constant_beta  # noqa: E402
+from genmatch.diffusion import score_from_velocity  # noqa: E402
 from genmatch.generators import DiffusionGenerator, DiffusionStructure  # noqa: E402
 
 SEED = 0

@@ -30,9 +30,16 @@ import torch
 from torch import Tensor
 
 import genmatch as gm
-from genmatch.compose import Langevin, constant_beta, reverse_sde_beta, score_from_velocity
+from genmatch.compose import Langevin, constant_beta
 from genmatch.data import ALL_TOY_SETS
-from genmatch.diffusion import DDIM, Prediction, VelocityFromPrediction, mse_weight
+from genmatch.diffusion import (
+    DDIM,
+    Prediction,
+    VelocityFromPrediction,
+    mse_weight,
+    reverse_sde_beta,
+    score_from_velocity,
+)
 from genmatch.metrics import energy_distance
 
 DATASETS = {fn.__name__: fn for fn in ALL_TOY_SETS}

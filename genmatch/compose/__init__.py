@@ -2,12 +2,7 @@
 §9.7), and products of generators on product spaces (§9.8)."""
 
 from genmatch.compose.corrector import Corrected, MixtureCorrector
-from genmatch.compose.langevin import (
-    Langevin,
-    constant_beta,
-    reverse_sde_beta,
-    score_from_velocity,
-)
+from genmatch.compose.langevin import Langevin, constant_beta
 from genmatch.compose.metropolis import MetropolisHastings, constant_rate
 from genmatch.compose.product import (
     ProductDivergence,
@@ -39,6 +34,4 @@ __all__ = [
     "Superposition",
     "SuperpositionParametrization",
     "constant_beta",
-    "reverse_sde_beta",
-    "score_from_velocity",
 ]

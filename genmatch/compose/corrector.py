@@ -36,7 +36,7 @@ from genmatch.generators.ctmc import (
     posterior_to_rates,
 )
 from genmatch.paths.base import AbstractConditionalPath, PathSample
-from genmatch.sources.base import CategoricalSource
+from genmatch.sources.categorical import CategoricalSource
 from genmatch.types import Field, ParamValue
 
 #: ``t (batch,) ↦ β_t ≥ 0 (batch,)``.

@@ -11,7 +11,6 @@ from torch import Tensor
 
 from genmatch.generators.base import AbstractGenerator, reuse_first
 from genmatch.paths.base import AbstractConditionalPath, PathSample
-from genmatch.paths.schedules import AbstractSchedule
 from genmatch.types import Field, ParamValue
 
 #: ``β_t``: ``t (batch,) ↦ (batch,)``, non-negative.
@@ -25,38 +24,6 @@ def constant_beta(beta: float) -> BetaFn:
     if beta < 0:
         raise ValueError(f"β must be >= 0, got {beta}")
     return lambda t: torch.full_like(t, beta)
-
-
-def reverse_sde_beta(schedule: AbstractSchedule) -> BetaFn:
-    """``β_t = sqrt(2 σ_t² α̇_t/α_t − 2 σ_t σ̇_t)``: the noise level of the reverse-time SDE.
-
-    Every affine schedule is the flow-time form of a forward SDE ``dX = a X dr + g dW``
-    (:mod:`genmatch.diffusion.forward_sde`) with ``k̇ a = α̇/α`` and ``k̇ g² = d(σ²)/dt − 2 σ² α̇/α``;
-    ``β_t² = −k̇ g²`` makes eq. 10.15 the time reversal of that forward process — the SDE
-    that DDPM discretizes. Singular where ``α_t = 0`` (``t = 0`` for CondOT, Cosine).
-    """
-
-    def beta(t: Tensor) -> Tensor:
-        s = schedule(t)
-        return torch.sqrt(
-            (2 * s.sigma_t**2 * s.d_alpha_t / s.alpha_t - 2 * s.sigma_t * s.d_sigma_t).clamp_min(0)
-        )
-
-    return beta
-
-
-def score_from_velocity(schedule: AbstractSchedule) -> ScoreFn:
-    """The marginal score of an affine Gaussian path from its marginal velocity.
-
-    Uses the exact velocity → score conversion of :mod:`genmatch.diffusion.predictions`;
-    singular where ``α_t = 0`` (``t = 0`` for CondOT).
-    """
-    from genmatch.diffusion.predictions import Prediction, convert
-
-    def score(x: Tensor, t: Tensor, velocity: ParamValue) -> Tensor:
-        return convert(velocity, Prediction.VELOCITY, Prediction.SCORE, x, t, schedule)
-
-    return score
 
 
 @final
@@ -78,7 +45,8 @@ class Langevin(AbstractGenerator):
     Args:
         base: the generator of ``p_t`` (e.g. a flow).
         beta: ``t ↦ β_t ≥ 0``.
-        score: ``(x, t, base value) ↦ ∇ log p_t(x)``, e.g. :func:`score_from_velocity`.
+        score: ``(x, t, base value) ↦ ∇ log p_t(x)``, e.g.
+            :func:`~genmatch.diffusion.score_from_velocity`.
     """
 
     base: AbstractGenerator

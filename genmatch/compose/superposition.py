@@ -16,7 +16,6 @@ from genmatch.generators.base import (
     TestFunction,
     reuse_first,
 )
-from genmatch.generators.jump_base import AbstractJumpGenerator
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.types import Field, HeadShapes, ParamValue, RawHeads, State
@@ -151,12 +150,15 @@ class Superposition(AbstractGenerator):
     target and the loss is the sum of the parts' Bregman divergences (:class:`SumDivergence`).
 
     Sampling (GM §9.7, piecewise-deterministic for jumps + flow): at ``(x_t, t)`` the field is
-    evaluated once; each jump part proposes its jumps from ``x_t`` with its intensity scaled by
-    ``α^i_t``; the continuous parts (flows, ...) advance ``x_t`` with their own step (Euler,
-    midpoint, RK4, ...) on their scaled fields, re-using that first evaluation; the coordinates
-    (or points) that jump take their jump destinations, the others the continuous update. With
-    a second-order flow solver this is the "second-order flow part, Euler jump part" scheme.
-    ``nfe_per_step`` is the largest ``nfe_per_step`` of the continuous parts (1 if none).
+    evaluated once; every part moves in turn
+    (:meth:`~genmatch.generators.AbstractGenerator.move`: its own step, Euler, midpoint, RK4,
+    ... for flows; jump processes do not move) on its scaled field, re-using that first
+    evaluation; then every part proposes its jumps from ``x_t``
+    (:meth:`~genmatch.generators.AbstractGenerator.propose`, none for continuous parts) with its
+    value scaled by ``α^i_t``; the coordinates (or points) that jump take their jump
+    destinations, the others the continuous update. With a second-order flow solver this is the
+    "second-order flow part, Euler jump part" scheme. ``nfe_per_step`` is the largest
+    ``nfe_per_step`` of the parts (a jump part makes one evaluation, the shared first one).
 
     Args:
         generators: the parts.
@@ -217,10 +219,7 @@ class Superposition(AbstractGenerator):
 
     @property
     def nfe_per_step(self) -> int:  # type: ignore[override]
-        continuous = [
-            g.nfe_per_step for g in self.generators if not isinstance(g, AbstractJumpGenerator)
-        ]
-        return max(continuous, default=1)
+        return max(g.nfe_per_step for g in self.generators)
 
     def conditional_target(
         self, path: AbstractConditionalPath, sample: PathSample
@@ -252,15 +251,14 @@ class Superposition(AbstractGenerator):
         first = field(x, t)
         x_next = x
         for i, part in enumerate(self.generators):
-            if isinstance(part, AbstractJumpGenerator):
-                continue
-            x_next = part.step(
+            x_next = part.move(
                 self._part_field(field, i, x, t, first), x_next, t, h, generator=generator
             )
         for i, part in enumerate(self.generators):
-            if isinstance(part, AbstractJumpGenerator):
-                value = part.parametrization.scale(first.parts[i], first.weights[:, i])
-                x_next = part.propose(value, x, t, h, generator=generator).apply(x_next)
+            value = part.parametrization.scale(first.parts[i], first.weights[:, i])
+            proposal = part.propose(value, x, t, h, generator=generator)
+            if proposal is not None:
+                x_next = proposal.apply(x_next)
         return x_next
 
     def _part_field(

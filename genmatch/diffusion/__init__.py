@@ -21,6 +21,7 @@ from genmatch.diffusion.predictions import (
     to_data_and_epsilon,
 )
 from genmatch.diffusion.retime import RetimedVelocity, TimeChange, time_change
+from genmatch.diffusion.reverse_sde import reverse_sde_beta, score_from_velocity
 
 __all__ = [
     "DDIM",
@@ -38,6 +39,8 @@ __all__ = [
     "convert",
     "mse_weight",
     "posterior_std",
+    "reverse_sde_beta",
+    "score_from_velocity",
     "slope",
     "time_change",
     "to_data_and_epsilon",

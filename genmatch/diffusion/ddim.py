@@ -15,7 +15,7 @@ The denoising samplers of diffusion models are one-step rules built on them. Fro
 - ``η = 1`` is **DDPM ancestral sampling**: ``x_s`` is drawn from ``N(μ̃, σ̃² I)``, the
   posterior of the forward process with ``x̂`` in place of ``Z``; a first-order discretization
   of the reverse-time SDE, i.e. of eq. 10.15 with ``β_t`` from
-  :func:`~genmatch.compose.reverse_sde_beta` (a :class:`~genmatch.compose.Langevin` flow).
+  :func:`~genmatch.diffusion.reverse_sde_beta` (a :class:`~genmatch.compose.Langevin` flow).
 
 Training is the flow's (the value is the velocity), so any trained flow model of an affine
 path can be sampled with either rule.
@@ -29,6 +29,7 @@ from typing import final
 import torch
 from torch import Tensor
 
+from genmatch.diffusion.predictions import Prediction, to_data_and_epsilon
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.divergences.squared_euclidean import SquaredEuclidean
 from genmatch.generators.base import AbstractGenerator
@@ -84,8 +85,6 @@ class DDIM(AbstractGenerator):
         *,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        from genmatch.diffusion.predictions import Prediction, to_data_and_epsilon
-
         data, eps = to_data_and_epsilon(field(x, t), Prediction.VELOCITY, x, t, self.schedule)
         s = shift_time(t, h).clamp(0.0, 1.0)
         shape = (-1,) + (1,) * (x.dim() - 1)

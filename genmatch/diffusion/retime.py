@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from genmatch._checks import value_checks_enabled
+from genmatch.diffusion.predictions import Prediction, to_data_and_epsilon
 from genmatch.paths.schedules import AbstractSchedule
 
 #: ``(x, t) ↦ u_t(x)``.
@@ -117,8 +118,6 @@ class RetimedVelocity:
     target: AbstractSchedule
 
     def __call__(self, x: Tensor, t: Tensor) -> Tensor:
-        from genmatch.diffusion.predictions import Prediction, to_data_and_epsilon
-
         change = time_change(self.source, self.target, t)
         shape = (-1,) + (1,) * (x.dim() - 1)
         x_src = x / change.scale.reshape(shape)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -13,6 +14,9 @@ from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.types import Field, HeadShapes, Network, ParamValue, RawHeads, State
+
+if TYPE_CHECKING:
+    from genmatch.generators.jump_base import JumpProposal
 
 #: A test function ``f: S → R`` acting on a batch: ``(batch, *event) → (batch,)``.
 TestFunction = Callable[[State], Tensor]
@@ -99,6 +103,12 @@ class AbstractGenerator(abc.ABC):
 
     Concrete generators set the attributes ``parametrization``, ``divergence`` and
     ``nfe_per_step`` and implement the two abstract methods.
+
+    A step splits into a *move* and *jumps*: :meth:`move` advances the points (by default the
+    whole :meth:`step`), :meth:`propose` draws jumps from the value at the step's start (by
+    default none); where a jump happens it overrides the move. Composition objects work through
+    this split (:class:`~genmatch.compose.Superposition` moves with every part, then applies
+    every part's jumps), so a new kind of process plugs in by overriding the two methods.
     """
 
     parametrization: AbstractLinearParametrization
@@ -133,6 +143,39 @@ class AbstractGenerator(abc.ABC):
             h: step size (``> 0`` forward in time).
             generator: random number generator for stochastic steps.
         """
+
+    def move(
+        self,
+        field: Field,
+        x: State,
+        t: Tensor,
+        h: float,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> State:
+        """The part of a step ``x_t → x_{t+h}`` that is not a jump drawn by :meth:`propose`.
+
+        The whole :meth:`step` by default; a pure jump process does not move (it returns ``x``).
+        Arguments as for :meth:`step`.
+        """
+        return self.step(field, x, t, h, generator=generator)
+
+    def propose(
+        self,
+        value: ParamValue,
+        x: State,
+        t: Tensor,
+        h: float,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> JumpProposal | None:
+        """The jumps over ``[t, t + h]`` drawn from the value ``F_t(x)`` at the step's start.
+
+        ``None`` (the default) for a generator that does not act by jumps; jump processes
+        (:class:`~genmatch.generators.AbstractJumpGenerator`) return a
+        :class:`~genmatch.generators.JumpProposal`.
+        """
+        return None
 
     def head_shapes(self, space: AbstractStateSpace) -> HeadShapes:
         """Raw network heads this generator needs (delegates to the parametrization)."""

@@ -14,8 +14,7 @@ from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.divergences.generalized_kl import GeneralizedKL
 from genmatch.generators.base import AbstractLinearParametrization, TestFunction
 from genmatch.generators.jump_base import AbstractJumpGenerator, JumpProposal, jump_probability
-from genmatch.paths.affine import AffineGaussianPath
-from genmatch.paths.base import AbstractConditionalPath, PathSample
+from genmatch.paths.base import AbstractConditionalPath, AbstractGaussianPath, PathSample
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.types import HeadShapes, RawHeads
 
@@ -106,7 +105,7 @@ class BinnedJumpGenerator(AbstractJumpGenerator):
 
     Generator: ``L_t f(x) = Σ_i λ_i(x) Σ_k J_i(k|x) (E_{y ∈ bin k} f(x_{i ← y}) − f(x))``.
 
-    Conditional target for :class:`~genmatch.paths.AffineGaussianPath` (its coordinates are
+    Conditional target for any :class:`~genmatch.paths.AbstractGaussianPath` (its coordinates are
     independent given ``z``, so a sum of 1-D jump generators solves the joint KFE): the minimal
     jump model of a path with a density (GM eq. 9.27–9.31), per coordinate,
 
@@ -144,20 +143,20 @@ class BinnedJumpGenerator(AbstractJumpGenerator):
         )
 
     def conditional_target(self, path: AbstractConditionalPath, sample: PathSample) -> Tensor:
-        if not isinstance(path, AffineGaussianPath):
-            raise self.unsupported(path, "AffineGaussianPath")
+        if not isinstance(path, AbstractGaussianPath):
+            raise self.unsupported(path, "AbstractGaussianPath")
         lam, bin_mass = self._target_parts(path, sample.x_t, sample.t, sample.z)
         return lam.unsqueeze(-1) * bin_mass
 
     def _coefficients(
-        self, path: AffineGaussianPath, t: Tensor, like: Tensor
+        self, path: AbstractGaussianPath, t: Tensor, like: Tensor
     ) -> tuple[Tensor, ...]:
-        s = path.schedule(t)
+        s = path.coefficients(t)
         shape = (-1,) + (1,) * (like.dim() - 1)
         return tuple(c.reshape(shape) for c in (s.alpha_t, s.sigma_t, s.d_alpha_t, s.d_sigma_t))
 
     def _target_parts(
-        self, path: AffineGaussianPath, x: Tensor, t: Tensor, z: Tensor
+        self, path: AbstractGaussianPath, x: Tensor, t: Tensor, z: Tensor
     ) -> tuple[Tensor, Tensor]:
         """``λ`` ``(batch, *event)`` and the normalised bin distribution ``(batch, *event, K)``."""
         a, sig, da, dsig = self._coefficients(path, t, x)
@@ -214,7 +213,7 @@ class BinnedJumpGenerator(AbstractJumpGenerator):
         ``J`` depends on ``(z, t)`` only, so for a batch sharing one time (a simulation step:
         ``t`` is an expanded scalar) it is computed once per datum, not per pair.
         """
-        if not isinstance(path, AffineGaussianPath) or x.shape[0] == 0 or t.stride(0) != 0:
+        if not isinstance(path, AbstractGaussianPath) or x.shape[0] == 0 or t.stride(0) != 0:
             return super().marginal_target(path, x, t, data, posterior)
         b, n = posterior.shape
         t_n = t[:1].expand(n)

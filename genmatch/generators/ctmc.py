@@ -34,10 +34,9 @@ from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.divergences.generalized_kl import GeneralizedKL
 from genmatch.divergences.kl import KLDivergence
 from genmatch.generators.base import AbstractGenerator, AbstractLinearParametrization, TestFunction
-from genmatch.paths.base import AbstractConditionalPath, PathSample
-from genmatch.paths.factorized_mixture import FactorizedMixturePath
+from genmatch.paths.base import AbstractConditionalPath, AbstractFactorizedMixturePath, PathSample
 from genmatch.paths.kappa import AbstractKappaSchedule
-from genmatch.sources.base import CategoricalSource
+from genmatch.sources.categorical import CategoricalSource
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.spaces.discrete import DiscreteSpace
 from genmatch.types import Field, HeadShapes, ParamValue, RawHeads
@@ -244,7 +243,8 @@ def jump_from_rates(
 class CTMCGenerator(AbstractGenerator):
     """A factorized CTMC on a :class:`~genmatch.spaces.DiscreteSpace` (GM eq. 9.8–9.9).
 
-    Conditional target for :class:`~genmatch.paths.FactorizedMixturePath`: position ``i`` moves
+    Conditional target for any :class:`~genmatch.paths.AbstractFactorizedMixturePath` (e.g.
+    :class:`~genmatch.paths.FactorizedMixturePath`): position ``i`` moves
     to ``z_i`` at rate ``λ_t = κ̇_t/(1 − κ_t)`` (rate head), i.e. the posterior ``δ_{z_i}``
     (posterior head). Simulation: :class:`JumpMethod`.
 
@@ -305,8 +305,8 @@ class CTMCGenerator(AbstractGenerator):
             object.__setattr__(self, "divergence", default)
 
     def conditional_target(self, path: AbstractConditionalPath, sample: PathSample) -> ParamValue:
-        if not isinstance(path, FactorizedMixturePath):
-            raise self.unsupported(path, "FactorizedMixturePath")
+        if not isinstance(path, AbstractFactorizedMixturePath):
+            raise self.unsupported(path, "AbstractFactorizedMixturePath")
         if self.kappa is not None and path.kappa != self.kappa:
             raise ValueError(f"the path's kappa {path.kappa} differs from {self.kappa}")
         z, x, t = sample.z, sample.x_t, sample.t

@@ -25,8 +25,7 @@ from torch.nn import functional as F
 from genmatch._checks import value_checks_enabled
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.generators.base import AbstractGenerator, AbstractLinearParametrization, TestFunction
-from genmatch.paths.affine import AffineGaussianPath
-from genmatch.paths.base import AbstractConditionalPath, PathSample
+from genmatch.paths.base import AbstractConditionalPath, AbstractGaussianPath, PathSample
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.types import Field, HeadShapes, RawHeads
 
@@ -164,7 +163,8 @@ CoefficientFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 class DiffusionGenerator(AbstractGenerator):
     """The SDE ``dX = b dt + σ dW`` with learned drift and diffusion coefficient ``Σ = σσᵀ``.
 
-    Conditional target for :class:`~genmatch.paths.AffineGaussianPath` and a chosen scalar
+    Conditional target for any :class:`~genmatch.paths.AbstractGaussianPath` (e.g.
+    :class:`~genmatch.paths.AffineGaussianPath`) and a chosen scalar
     conditional coefficient ``g²_t(x|z) ≥ 0`` (``coefficient``; may depend on ``x`` and ``z``):
     ``Σ(x|z) = g² I`` and, from the Fokker–Planck equation
     ``∂_t p = −∇·(b p) + ½ Δ(g² p)`` of the conditional path,
@@ -197,12 +197,12 @@ class DiffusionGenerator(AbstractGenerator):
     def conditional_target(
         self, path: AbstractConditionalPath, sample: PathSample
     ) -> DriftDiffusion:
-        if not isinstance(path, AffineGaussianPath):
-            raise self.unsupported(path, "AffineGaussianPath")
+        if not isinstance(path, AbstractGaussianPath):
+            raise self.unsupported(path, "AbstractGaussianPath")
         x, t, z = sample.x_t, sample.t, sample.z
         if x.dim() != 2:
             raise ValueError(f"diffusions act on flat vectors (batch, d), got {tuple(x.shape)}")
-        s = path.schedule(t)
+        s = path.coefficients(t)
         score = -(x - s.alpha_t[:, None] * z) / (s.sigma_t**2)[:, None]
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)

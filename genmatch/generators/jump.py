@@ -13,9 +13,8 @@ from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.divergences.generalized_kl import GeneralizedKL
 from genmatch.generators.base import AbstractLinearParametrization, TestFunction
 from genmatch.generators.jump_base import AbstractJumpGenerator, JumpProposal, jump_probability
-from genmatch.paths.base import AbstractConditionalPath, PathSample
+from genmatch.paths.base import AbstractConditionalPath, AbstractMixturePath, PathSample
 from genmatch.paths.kappa import AbstractKappaSchedule
-from genmatch.paths.mixture import MixturePath
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.types import HeadShapes, RawHeads, State
 
@@ -119,9 +118,9 @@ class JumpGenerator(AbstractJumpGenerator):
     def conditional_target(
         self, path: AbstractConditionalPath, sample: PathSample
     ) -> AtomicJumpMeasure:
-        if not isinstance(path, MixturePath):
+        if not isinstance(path, AbstractMixturePath):
             raise self.unsupported(
-                path, "MixturePath (use BinnedJumpGenerator for density paths on R^d)"
+                path, "AbstractMixturePath (use BinnedJumpGenerator for density paths on R^d)"
             )
         z = sample.z
         return AtomicJumpMeasure(

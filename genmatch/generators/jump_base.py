@@ -35,10 +35,10 @@ class JumpProposal:
 class AbstractJumpGenerator(AbstractGenerator):
     """A jump process. Its :meth:`propose` decides jumps from the state at the start of a step.
 
-    The default :meth:`step` applies the proposal. A superposition with a flow
-    (:class:`~genmatch.compose.Superposition`) asks every jump part for its proposal at ``x_t``
-    and overrides the flow's result where a jump happens — the piecewise-deterministic scheme
-    of GM §9.7.
+    It does not :meth:`move`, and its :meth:`step` applies the proposal (one field evaluation).
+    A superposition with a flow (:class:`~genmatch.compose.Superposition`) asks every part for
+    its proposal at ``x_t`` and overrides the flow's result where a jump happens — the
+    piecewise-deterministic scheme of GM §9.7.
     """
 
     @abc.abstractmethod
@@ -63,6 +63,18 @@ class AbstractJumpGenerator(AbstractGenerator):
         generator: torch.Generator | None = None,
     ) -> State:
         return self.propose(field(x, t), x, t, h, generator=generator).apply(x)
+
+    def move(
+        self,
+        field: Field,
+        x: State,
+        t: Tensor,
+        h: float,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> State:
+        """A pure jump process does not move between jumps: ``x``."""
+        return x
 
 
 def jump_probability(intensity: Tensor, h: float) -> Tensor:

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from genmatch.divergences.generalized_kl import GeneralizedKL
 from genmatch.generators.ctmc import CTMCGenerator, PosteriorValue
-from genmatch.paths.factorized_mixture import FactorizedMixturePath
+from genmatch.paths.base import AbstractFactorizedMixturePath
 from genmatch.types import Field
 
 
@@ -34,7 +34,7 @@ def _as_field(generator: CTMCGenerator, field: Field | nn.Module) -> Field:
 def elbo(
     field: Field | nn.Module,
     generator: CTMCGenerator,
-    path: FactorizedMixturePath,
+    path: AbstractFactorizedMixturePath,
     x_1: Tensor,
     *,
     num_times: int = 16,
@@ -76,7 +76,7 @@ def elbo(
 def exact_log_prob(
     field: Field | nn.Module,
     generator: CTMCGenerator,
-    path: FactorizedMixturePath,
+    path: AbstractFactorizedMixturePath,
     x: Tensor,
     *,
     steps: int = 200,

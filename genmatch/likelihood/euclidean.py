@@ -16,86 +16,18 @@ maximum-likelihood fine-tuning.
 
 from __future__ import annotations
 
-import abc
-import enum
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import final
 
 import torch
 from torch import Tensor
 
+from genmatch.likelihood.base import AbstractDivergenceEstimator, LikelihoodResult
+from genmatch.likelihood.estimators import ExactDivergence
 from genmatch.solvers.base import AbstractODESolver
 from genmatch.solvers.rk4 import RK4
 from genmatch.time import TimeGrid
 
 VelocityFn = Callable[[Tensor, Tensor], Tensor]
-
-
-class AbstractDivergenceEstimator(abc.ABC):
-    """``div u(x) = tr ∂u/∂x`` for a batch of flat points ``(batch, d)``."""
-
-    @abc.abstractmethod
-    def prepare(self, x: Tensor, generator: torch.Generator | None) -> None | Tensor:
-        """Per-trajectory state (e.g. the probe), drawn once before integrating."""
-
-    @abc.abstractmethod
-    def __call__(self, u: Tensor, x: Tensor, state: None | Tensor, create_graph: bool) -> Tensor:
-        """``(batch,)`` divergence of ``u`` (computed from ``x`` with a graph) at ``x``."""
-
-
-@final
-@dataclass(frozen=True)
-class ExactDivergence(AbstractDivergenceEstimator):
-    """The exact trace of the Jacobian, one backward pass per dimension (small ``d``)."""
-
-    def prepare(self, x: Tensor, generator: torch.Generator | None) -> None:
-        return None
-
-    def __call__(self, u: Tensor, x: Tensor, state: None | Tensor, create_graph: bool) -> Tensor:
-        div = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
-        for i in range(x.shape[1]):
-            (g,) = torch.autograd.grad(
-                u[:, i].sum(), x, create_graph=create_graph, retain_graph=True
-            )
-            div = div + g[:, i]
-        return div
-
-
-class Probe(enum.Enum):
-    """Distribution of Hutchinson probes: ``E[ε εᵀ] = I`` for both."""
-
-    RADEMACHER = "rademacher"
-    GAUSSIAN = "gaussian"
-
-
-@final
-@dataclass(frozen=True)
-class HutchinsonDivergence(AbstractDivergenceEstimator):
-    """``εᵀ (∂u/∂x) ε`` with one vector-Jacobian product; unbiased, variance from the probe."""
-
-    probe: Probe = Probe.RADEMACHER
-
-    def prepare(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
-        eps = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        return eps.sign() if self.probe is Probe.RADEMACHER else eps
-
-    def __call__(self, u: Tensor, x: Tensor, state: None | Tensor, create_graph: bool) -> Tensor:
-        assert state is not None
-        (g,) = torch.autograd.grad(
-            (u * state).sum(), x, create_graph=create_graph, retain_graph=True
-        )
-        return (g * state).sum(1)
-
-
-@final
-@dataclass(frozen=True)
-class LikelihoodResult:
-    """``log p_1(x_1)`` ``(batch,)``, the source points ``x_0`` ``(batch, d)`` and the NFE."""
-
-    log_prob: Tensor
-    x_0: Tensor
-    nfe: int
 
 
 def log_likelihood(
@@ -119,7 +51,8 @@ def log_likelihood(
         grid: a :class:`TimeGrid` (integrated from its last time back to its first) or a
             number of uniform steps on ``[0, 1]``.
         solver: fixed-step ODE method for the augmented state (``RK4()`` by default).
-        divergence: :class:`ExactDivergence` (default) or :class:`HutchinsonDivergence`.
+        divergence: :class:`~genmatch.likelihood.ExactDivergence` (default) or
+            :class:`~genmatch.likelihood.HutchinsonDivergence`.
         generator: random number generator for Hutchinson probes.
         grad: keep the graph for gradients with respect to the velocity's parameters.
 

@@ -28,7 +28,8 @@ import torch
 from geoopt.manifolds.symmetric_positive_definite import SPDMetric
 from torch import Tensor
 
-from genmatch.likelihood.euclidean import ExactDivergence, HutchinsonDivergence, LikelihoodResult
+from genmatch.likelihood.base import LikelihoodResult
+from genmatch.likelihood.estimators import ExactDivergence, HutchinsonDivergence
 from genmatch.manifolds.base import AbstractCompactManifold
 from genmatch.solvers.riemannian_base import AbstractRiemannianSolver
 from genmatch.solvers.riemannian_rk4 import RiemannianRK4

@@ -4,7 +4,10 @@ from genmatch.paths.affine import AffineGaussianPath
 from genmatch.paths.base import (
     AbstractConditionalPath,
     AbstractDensityPath,
+    AbstractFactorizedMixturePath,
+    AbstractGaussianPath,
     AbstractInterpolantPath,
+    AbstractMixturePath,
     PathSample,
 )
 from genmatch.paths.factorized_mixture import FactorizedMixturePath
@@ -27,7 +30,10 @@ __all__ = [
     "VE",
     "AbstractConditionalPath",
     "AbstractDensityPath",
+    "AbstractFactorizedMixturePath",
+    "AbstractGaussianPath",
     "AbstractInterpolantPath",
+    "AbstractMixturePath",
     "AbstractKappaSchedule",
     "CosineKappa",
     "GeodesicPath",

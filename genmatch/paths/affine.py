@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import final
 
 import torch
 from torch import Tensor
 
-from genmatch.paths.base import AbstractDensityPath, AbstractInterpolantPath, PathSample
+from genmatch.paths.base import AbstractGaussianPath, PathSample, _bcast
 from genmatch.paths.schedules import AbstractSchedule, ScheduleOutput
-
-
-def _bcast(coeff: Tensor, like: Tensor) -> Tensor:
-    return coeff.reshape(coeff.shape + (1,) * (like.dim() - coeff.dim()))
 
 
 @final
 @dataclass(frozen=True)
-class AffineGaussianPath(AbstractDensityPath, AbstractInterpolantPath):
-    """``X_t = α_t z + σ_t X_0`` with ``X_0 ~ N(0, I)`` (GM eq. 9.1).
+class AffineGaussianPath(AbstractGaussianPath):
+    """``X_t = α_t z + σ_t X_0`` with ``X_0 ~ N(0, I)`` and ``(α_t, σ_t)`` from a schedule
+    (GM eq. 9.1).
 
     The conditional path is ``p_{t|Z}(x|z) = N(x; α_t z, σ_t² I)`` and its conditional
     velocity is
@@ -29,7 +25,8 @@ class AffineGaussianPath(AbstractDensityPath, AbstractInterpolantPath):
 
     The second form is used whenever ``x_0`` is known: it has no ``1/σ_t`` and is exact up
     to ``t = 1``. The first form (for arbitrary ``x``) is singular at ``σ_t = 0`` (``t = 1``
-    for CondOT), where the path is a Dirac.
+    for CondOT), where the path is a Dirac. Density and velocity are those of
+    :class:`~genmatch.paths.AbstractGaussianPath`.
 
     Args:
         schedule: the ``(α_t, σ_t)`` schedule, e.g. :class:`~genmatch.paths.CondOT`.
@@ -65,39 +62,10 @@ class AffineGaussianPath(AbstractDensityPath, AbstractInterpolantPath):
         return self.schedule(t)
 
     def conditional_velocity(self, sample: PathSample) -> Tensor:
-        z = sample.z
-        if sample.x_0 is not None:
-            constant = self.schedule.constant_derivatives
-            if constant is not None:  # e.g. CondOT: z − x_0, no time-dependent coefficients
-                d_alpha, d_sigma = constant
-                return torch.add(z if d_alpha == 1.0 else d_alpha * z, sample.x_0, alpha=d_sigma)
-            t = sample.t
-            return (
-                _bcast(self.schedule.d_alpha(t), z) * z
-                + _bcast(self.schedule.d_sigma(t), z) * sample.x_0
-            )
-        s = self.schedule(sample.t)
-        ratio = s.d_sigma_t / s.sigma_t
-        return _bcast(s.d_alpha_t, z) * z + _bcast(ratio, z) * (
-            sample.x_t - _bcast(s.alpha_t, z) * z
-        )
-
-    def log_prob(self, x: Tensor, t: Tensor, z: Tensor) -> Tensor:
-        s = self.schedule(t)
-        d = z[0].numel()
-        mean = _bcast(s.alpha_t, z) * z
-        sq = ((x - mean) ** 2).flatten(1).sum(1)
-        return -0.5 * sq / s.sigma_t**2 - d * torch.log(s.sigma_t) - 0.5 * d * math.log(2 * math.pi)
-
-    def d_log_prob_dt(self, x: Tensor, t: Tensor, z: Tensor) -> Tensor:
-        """Closed form of ``∂_t log N(x; α_t z, σ_t² I)``.
-
-        ``= −d σ̇/σ + |x − α z|² σ̇/σ³ + ⟨x − α z, α̇ z⟩/σ²``.
-        """
-        s = self.schedule(t)
-        d = z[0].numel()
-        r = x - _bcast(s.alpha_t, z) * z
-        sq = (r**2).flatten(1).sum(1)
-        proj = (r * z).flatten(1).sum(1)
-        sig = s.sigma_t
-        return -d * s.d_sigma_t / sig + sq * s.d_sigma_t / sig**3 + proj * s.d_alpha_t / sig**2
+        constant = self.schedule.constant_derivatives
+        if sample.x_0 is not None and constant is not None:
+            # e.g. CondOT: z − x_0, no time-dependent coefficients
+            d_alpha, d_sigma = constant
+            z = sample.z
+            return torch.add(z if d_alpha == 1.0 else d_alpha * z, sample.x_0, alpha=d_sigma)
+        return super().conditional_velocity(sample)

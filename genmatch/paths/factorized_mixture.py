@@ -7,23 +7,24 @@ from typing import final
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
-from genmatch.paths.base import AbstractDensityPath, PathSample
+from genmatch.paths.base import AbstractFactorizedMixturePath, PathSample
 from genmatch.paths.kappa import AbstractKappaSchedule
-from genmatch.sources.base import CategoricalSource
+from genmatch.sources.categorical import CategoricalSource
 from genmatch.spaces.discrete import DiscreteSpace
 
 
 @final
 @dataclass(frozen=True, eq=False)
-class FactorizedMixturePath(AbstractDensityPath):
+class FactorizedMixturePath(AbstractFactorizedMixturePath):
     """``p_{t|Z}(x|z) = Π_i [κ_t δ_{z_i}(x_i) + (1 − κ_t) q_i(x_i)]`` (GM eq. 9.25, per position).
 
     Each position independently shows the data token ``z_i`` with probability ``κ_t`` and a
     source token ``x_{0,i} ~ q_i`` otherwise. Its conditional CTMC
     (:class:`~genmatch.generators.CTMCGenerator`) moves position ``i`` to ``z_i`` at rate
-    ``κ̇_t/(1 − κ_t)``; the tests check the Kolmogorov forward equation exactly.
+    ``κ̇_t/(1 − κ_t)``; the tests check the Kolmogorov forward equation exactly. Densities
+    (:meth:`probs`, :meth:`log_prob`) are those of
+    :class:`~genmatch.paths.AbstractFactorizedMixturePath`.
 
     Args:
         space: the discrete space.
@@ -64,15 +65,3 @@ class FactorizedMixturePath(AbstractDensityPath):
         u = torch.rand(z.shape, generator=generator, dtype=t.dtype, device=z.device)
         x_t = torch.where(u < self.kappa.kappa(t)[:, None], z, x_0)
         return PathSample(x_t=x_t, t=t, z=z, x_0=x_0)
-
-    def probs(self, z: Tensor, t: Tensor) -> Tensor:
-        """``p_{t|Z}(·|z)`` per position, ``(batch, L, S)``, in ``t``'s dtype."""
-        kappa = self.kappa.kappa(t)[:, None, None]
-        one_hot = F.one_hot(z, self.space.num_states).to(t.dtype)
-        q = self.source.position_probs(t.dtype, z.device)
-        return kappa * one_hot + (1 - kappa) * q
-
-    def log_prob(self, x: Tensor, t: Tensor, z: Tensor) -> Tensor:
-        """``log p_{t|Z}(x|z) = Σ_i log[κ_t δ_{z_i}(x_i) + (1 − κ_t) q_i(x_i)]``, ``(batch,)``."""
-        p = self.probs(z, t).gather(2, x[..., None])[..., 0]
-        return torch.log(p).sum(1)

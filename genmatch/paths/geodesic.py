@@ -13,7 +13,8 @@ from genmatch.manifolds.base import AbstractCompactManifold
 from genmatch.paths.base import AbstractDensityPath, AbstractInterpolantPath, PathSample
 from genmatch.paths.kappa import AbstractKappaSchedule, LinearKappa
 from genmatch.sources.base import AbstractSource
-from genmatch.sources.manifold import ProductSource, UniformSource
+from genmatch.sources.manifold_product import ProductSource
+from genmatch.sources.uniform import UniformSource
 from genmatch.spaces.manifold import ManifoldSpace
 
 

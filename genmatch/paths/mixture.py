@@ -8,7 +8,7 @@ from typing import final
 import torch
 from torch import Tensor
 
-from genmatch.paths.base import AbstractConditionalPath, PathSample
+from genmatch.paths.base import AbstractMixturePath, PathSample
 from genmatch.paths.kappa import AbstractKappaSchedule
 from genmatch.sources.base import AbstractSource
 from genmatch.spaces.base import AbstractStateSpace
@@ -17,7 +17,7 @@ from genmatch.types import State
 
 @final
 @dataclass(frozen=True)
-class MixturePath(AbstractConditionalPath):
+class MixturePath(AbstractMixturePath):
     """``p_{t|Z}(dx|z) = κ_t δ_z(dx) + (1 − κ_t) p(dx)`` (GM eq. 9.25), on any state space.
 
     A sample is ``z`` with probability ``κ_t`` and the source sample ``x_0`` otherwise. Its

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from genmatch import CondOT, FlowGenerator, TimeGrid, simulate
-from genmatch.compose.langevin import Langevin, constant_beta, score_from_velocity
+from genmatch.compose.langevin import Langevin, constant_beta
+from genmatch.diffusion import score_from_velocity
 
 M = torch.tensor([1.0, -0.5], dtype=torch.float64)
 S = 0.5
@@ -78,7 +79,7 @@ def test_negative_beta_rejected():
 @pytest.mark.parametrize("beta_kind", ["zero", "constant", "reverse"])
 def test_full_covariance_gaussian_is_reproduced_for_every_beta(beta_kind):
     """N(μ, Σ) data, exact marginal velocity/score: PF-ODE and flow + Langevin(β) all match."""
-    from genmatch.compose.langevin import reverse_sde_beta
+    from genmatch.diffusion import reverse_sde_beta
     from genmatch.marginal import GaussianMarginal
     from genmatch.paths import VPLinear
 

@@ -1,5 +1,8 @@
 """Markov superposition of a flow and jumps (GM Prop. 3.1, §9.7)."""
 
+from dataclasses import dataclass
+from typing import final
+
 import pytest
 import torch
 
@@ -17,7 +20,7 @@ from genmatch import (
 )
 from genmatch.compose import ConstantWeights, Superposition
 from genmatch.data import eight_gaussians
-from genmatch.generators import BinnedJumpGenerator, Bins
+from genmatch.generators import AbstractGenerator, BinnedJumpGenerator, Bins
 from genmatch.metrics import energy_distance
 from genmatch.testing import kolmogorov_forward_gap
 
@@ -121,3 +124,51 @@ def test_bad_construction():
         Superposition([flow, FlowGenerator()], ConstantWeights((0.5, 0.5))).head_shapes(
             EuclideanSpace(2)
         )
+
+
+@final
+@dataclass(frozen=True)
+class WrappedJumps(AbstractGenerator):
+    """A jump process written by a user without :class:`AbstractJumpGenerator`: it delegates to
+    a binned jump generator and declares the split of its step (no move, jumps proposed)."""
+
+    inner: BinnedJumpGenerator
+
+    def __post_init__(self):
+        object.__setattr__(self, "parametrization", self.inner.parametrization)
+        object.__setattr__(self, "divergence", self.inner.divergence)
+
+    def conditional_target(self, path, sample):
+        return self.inner.conditional_target(path, sample)
+
+    def marginal_target(self, path, x, t, data, posterior):
+        return self.inner.marginal_target(path, x, t, data, posterior)
+
+    def step(self, field, x, t, h, *, generator=None):
+        return self.inner.step(field, x, t, h, generator=generator)
+
+    def move(self, field, x, t, h, *, generator=None):
+        return x
+
+    def propose(self, value, x, t, h, *, generator=None):
+        return self.inner.propose(value, x, t, h, generator=generator)
+
+
+@pytest.mark.parametrize("solver", [None, Midpoint()], ids=["euler", "midpoint"])
+def test_a_new_jump_process_plugs_in_by_its_move_and_propose(solver):
+    """The superposition asks its parts for moves and jumps, not for their class: the wrapped
+    jump part samples exactly as the binned generator it wraps, at the same NFE."""
+    rng = torch.Generator().manual_seed(0)
+    data = eight_gaussians(100, generator=rng)
+    x_0 = torch.randn(200, 2, generator=rng)
+    reference = _model(0.4, solver)
+    flow, jump = reference.generators
+    model = Superposition([flow, WrappedJumps(jump)], reference.weights)
+    out = {}
+    for name, m in (("reference", reference), ("wrapped", model)):
+        oracle = ExactMarginal(PATH, m, data)
+        out[name] = simulate(m, oracle, x_0, 8, rng=torch.Generator().manual_seed(1))
+    assert torch.equal(out["wrapped"].x, out["reference"].x)
+    assert out["wrapped"].nfe == out["reference"].nfe == 8 * (1 if solver is None else 2)
+    flow_only = simulate(flow, ExactMarginal(PATH, flow, data), x_0, 8).x
+    assert not torch.equal(out["wrapped"].x, flow_only)  # and the jumps did happen

@@ -6,8 +6,13 @@ import pytest
 import torch
 
 from genmatch import RK4, FlowGenerator, simulate
-from genmatch.compose.langevin import reverse_sde_beta
-from genmatch.diffusion import DDIM, Prediction, posterior_std, to_data_and_epsilon
+from genmatch.diffusion import (
+    DDIM,
+    Prediction,
+    posterior_std,
+    reverse_sde_beta,
+    to_data_and_epsilon,
+)
 from genmatch.marginal import GaussianMarginal
 from genmatch.paths import CondOT, Cosine, VPLinear
 

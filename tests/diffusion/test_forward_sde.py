@@ -76,7 +76,7 @@ def test_probability_flow_velocity_is_the_converted_score(sde):
 
 @pytest.mark.parametrize("sde", SDES, ids=repr)
 def test_reverse_beta_matches_the_general_formula(sde):
-    from genmatch.compose.langevin import reverse_sde_beta
+    from genmatch.diffusion import reverse_sde_beta
 
     schedule = ForwardSDESchedule(sde)
     t = torch.linspace(0.02, 0.98, 25, dtype=torch.float64)

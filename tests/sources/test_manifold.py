@@ -1,4 +1,4 @@
-"""Manifold sources: uniform on compact manifolds, wrapped normal otherwise."""
+"""Manifold sources: uniform on compact manifolds, wrapped normal otherwise, and products."""
 
 import math
 
@@ -8,7 +8,7 @@ import torch
 
 from genmatch.manifolds import SO3, FlatTorus, Hypersphere, so3_log
 from genmatch.sources import ProductSource, UniformSource, WrappedNormalSource
-from genmatch.sources.manifold import _log_sinhc
+from genmatch.sources.wrapped_normal import _log_sinhc
 from genmatch.spaces import ManifoldSpace
 
 F64 = torch.float64
