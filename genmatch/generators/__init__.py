@@ -26,8 +26,14 @@ from genmatch.generators.diffusion import (
     DriftDiffusionParametrization,
 )
 from genmatch.generators.flow import FlowGenerator, VelocityParametrization
-from genmatch.generators.jump import AtomicJumpMeasure, AtomicJumpParametrization, JumpGenerator
+from genmatch.generators.jump import JumpGenerator, JumpHead
 from genmatch.generators.jump_base import AbstractJumpGenerator, JumpProposal, jump_probability
+from genmatch.generators.jump_measures import (
+    AtomicJumpMeasure,
+    AtomicJumpParametrization,
+    JumpKL,
+    StateJumpParametrization,
+)
 from genmatch.generators.riemannian_flow import (
     RiemannianFlowGenerator,
     TangentVelocityParametrization,
@@ -56,6 +62,9 @@ __all__ = [
     "DriftDiffusionMSE",
     "DriftDiffusionParametrization",
     "JumpGenerator",
+    "JumpHead",
+    "JumpKL",
+    "StateJumpParametrization",
     "JumpProposal",
     "jump_probability",
     "AbstractLinearParametrization",

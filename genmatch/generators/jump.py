@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import enum
 from dataclasses import dataclass, field
 from typing import final
 
@@ -11,128 +11,135 @@ from torch import Tensor
 
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.divergences.generalized_kl import GeneralizedKL
-from genmatch.generators.base import AbstractLinearParametrization, TestFunction
+from genmatch.generators.base import AbstractLinearParametrization
 from genmatch.generators.jump_base import AbstractJumpGenerator, JumpProposal, jump_probability
+from genmatch.generators.jump_measures import (
+    AtomicJumpMeasure,
+    AtomicJumpParametrization,
+    JumpKL,
+    StateJumpParametrization,
+    _atom_index,
+)
 from genmatch.paths.base import AbstractConditionalPath, AbstractMixturePath, PathSample
 from genmatch.paths.kappa import AbstractKappaSchedule
 from genmatch.spaces.base import AbstractStateSpace
-from genmatch.types import HeadShapes, RawHeads, State
+from genmatch.spaces.finite import AbstractFiniteSpace
+from genmatch.types import ParamValue, State
 
 
-@final
-@dataclass(frozen=True)
-class AtomicJumpMeasure:
-    """``Q_t(dy, x) = λ_t(x) Σ_j w_j(x) δ_{a_j(x)}(dy)``: a jump measure with finitely many atoms.
+class JumpHead(enum.Enum):
+    """What a :class:`JumpGenerator`'s value is made of.
 
-    Attributes:
-        intensity: ``λ_t(x) ≥ 0``, ``(batch,)``.
-        atoms: the possible destinations ``a_j(x)``, ``(batch, n, *event)``.
-        weights: the jump distribution over the atoms, ``(batch, n)``, rows summing to 1.
+    - ``ATOMS``: jumps to data atoms (conditional targets and the exact marginal only; no
+      network head), on any space.
+    - ``STATES``: a jump distribution over every state of a finite space with the mixture
+      path's intensity (:class:`~genmatch.generators.jump_measures.StateJumpParametrization`):
+      trainable, with the network head ``"jump_logits"``.
     """
 
-    intensity: Tensor
-    atoms: Tensor
-    weights: Tensor
+    ATOMS = "atoms"
+    STATES = "states"
 
 
 @final
-@dataclass(frozen=True)
-class AtomicJumpParametrization(AbstractLinearParametrization):
-    """Jump measures with atoms (GM eq. 9.7): ``K f(x) = y ↦ f(y) − f(x)``,
-    ``⟨K f(x), Q⟩ = λ Σ_j w_j (f(a_j) − f(x))``.
-
-    The mixture path's conditional jump measure (a jump to ``z``) and the posterior average of
-    such measures over a finite data set (the exact marginal) are atomic. On a continuous space
-    a network cannot output an atomic measure on data-dependent atoms, so this
-    parametrization has no network heads: train :class:`BinnedJumpGenerator` on ``R^d``, or a
-    CTMC on a discrete space.
-    """
-
-    def head_shapes(self, space: AbstractStateSpace) -> HeadShapes:
-        raise TypeError(
-            "whole-state jumps to atoms have no finite network head on a continuous space; "
-            "use BinnedJumpGenerator on R^d"
-        )
-
-    def constrain(self, raw: RawHeads, x_t: State, t: Tensor) -> AtomicJumpMeasure:
-        raise TypeError(
-            "AtomicJumpParametrization values come from targets and oracles, not networks"
-        )
-
-    def test_operator(self, f: TestFunction, x_t: Tensor) -> Callable[[Tensor], Tensor]:  # type: ignore[override]
-        f_x = f(x_t)
-
-        def k_f(atoms: Tensor) -> Tensor:
-            b, n = atoms.shape[:2]
-            return f(atoms.reshape(b * n, *atoms.shape[2:])).reshape(b, n) - f_x[:, None]
-
-        return k_f
-
-    def inner(self, a: Callable[[Tensor], Tensor], b: AtomicJumpMeasure, x_t: Tensor) -> Tensor:  # type: ignore[override]
-        return b.intensity * (b.weights * a(b.atoms)).sum(1)
-
-    def scale(self, value: AtomicJumpMeasure, factor: Tensor) -> AtomicJumpMeasure:
-        return AtomicJumpMeasure(value.intensity * factor, value.atoms, value.weights)
-
-    def posterior_mean(self, values: AtomicJumpMeasure, weights: Tensor) -> AtomicJumpMeasure:
-        """``Q(x) = Σ_i w_i Q_i``: intensity ``Σ w_i λ_i``; the atoms of every ``Q_i``, weighted
-        by ``w_i λ_i``."""
-        b, n = weights.shape
-        lam = values.intensity.reshape(b, n)
-        atoms = values.atoms.reshape(b, n * values.atoms.shape[1], *values.atoms.shape[2:])
-        mass = (weights * lam)[:, :, None] * values.weights.reshape(b, n, -1)
-        total = mass.sum((1, 2))
-        uniform = torch.full_like(mass, 1.0 / mass[0].numel())
-        safe = torch.where(
-            total[:, None, None] > 0, mass / total.clamp_min(1e-300)[:, None, None], uniform
-        )
-        return AtomicJumpMeasure(intensity=total, atoms=atoms, weights=safe.reshape(b, -1))
-
-
-@final
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class JumpGenerator(AbstractJumpGenerator):
     """Jumps of the whole state on any space (GM eq. 9.7), targets for the mixture path.
 
     For ``p_{t|Z} = κ_t δ_z + (1 − κ_t) p`` the conditional jump measure is
-    ``λ_t = κ̇_t/(1 − κ_t)``, ``J_t = δ_z`` (GM eq. 9.25–9.26).
+    ``λ_t = κ̇_t/(1 − κ_t)``, ``J_t = δ_z`` (GM eq. 9.25–9.26), and its posterior average, the
+    marginal, is ``λ_t`` times the posterior of ``z`` given ``x``. On a finite space
+    (:class:`~genmatch.spaces.AbstractFiniteSpace`: permutations, small graphs, ...)
+    ``head=JumpHead.STATES`` makes that posterior a network output over all states, trained
+    with :class:`~genmatch.generators.jump_measures.JumpKL`; a factorised space of token
+    sequences is better served by the per-position :class:`~genmatch.generators.CTMCGenerator`.
 
     Simulation: when ``kappa`` is given, intensities are read as ``λ_t(x) = c(x) κ̇_t/(1 − κ_t)``
     with ``c`` frozen over a step, and the jump probability over ``[t, t + h]`` is exact in the
     time factor: ``1 − ((1 − κ_{t+h})/(1 − κ_t))^c`` — finite up to ``t + h = 1``, where it is
-    1 for ``c > 0``. Otherwise the first-order ``1 − exp(−h λ)`` is used.
+    1 for ``c > 0``. Otherwise the first-order ``1 − exp(−h λ)`` is used. Jumps replace whole
+    points through the space's ``where``, so any state container works.
 
     Args:
-        space: the state space (for ``where``).
-        kappa: the known time factor of the intensity, or ``None``.
-        divergence: Bregman divergence on jump measures with common atoms.
+        space: the state space.
+        kappa: the known time factor of the intensity (required by ``JumpHead.STATES``).
+        head: :class:`JumpHead`.
+        divergence: Bregman divergence on jump measures with common atoms; generalized KL
+            (``ATOMS``) or :class:`~genmatch.generators.jump_measures.JumpKL` (``STATES``) by
+            default.
+
+    Example:
+        >>> import torch
+        >>> from genmatch.paths import LinearKappa
+        >>> from genmatch.spaces import DiscreteSpace
+        >>> space = DiscreteSpace(1, 3)
+        >>> gen = JumpGenerator(space, LinearKappa(), head=JumpHead.STATES)
+        >>> gen.head_shapes(space)
+        {'jump_logits': (3,)}
     """
 
     space: AbstractStateSpace
     kappa: AbstractKappaSchedule | None = None
-    divergence: AbstractBregmanDivergence = field(default_factory=GeneralizedKL)
-    parametrization: AtomicJumpParametrization = field(
-        default_factory=AtomicJumpParametrization, init=False
-    )
+    head: JumpHead = JumpHead.ATOMS
+    divergence: AbstractBregmanDivergence = field(default=None)  # type: ignore[assignment]
+    parametrization: AbstractLinearParametrization = field(init=False)
 
-    def conditional_target(
-        self, path: AbstractConditionalPath, sample: PathSample
-    ) -> AtomicJumpMeasure:
+    def __post_init__(self) -> None:
+        if not isinstance(self.space, AbstractStateSpace):
+            raise TypeError(f"space must be an AbstractStateSpace instance, got {self.space!r}")
+        if not isinstance(self.head, JumpHead):
+            raise TypeError(f"head must be a JumpHead, got {self.head!r}")
+        if self.head is JumpHead.STATES:
+            if not isinstance(self.space, AbstractFiniteSpace):
+                raise TypeError(
+                    "JumpHead.STATES needs a finite space (AbstractFiniteSpace), got "
+                    f"{type(self.space).__name__}"
+                )
+            if self.kappa is None:
+                raise ValueError("JumpHead.STATES needs the mixture path's kappa schedule")
+            param: AbstractLinearParametrization = StateJumpParametrization(self.space, self.kappa)
+            default: AbstractBregmanDivergence = JumpKL()
+        else:
+            param, default = AtomicJumpParametrization(self.space), GeneralizedKL()
+        object.__setattr__(self, "parametrization", param)
+        if self.divergence is None:
+            object.__setattr__(self, "divergence", default)
+
+    def _mixture(self, path: AbstractConditionalPath) -> AbstractMixturePath:
         if not isinstance(path, AbstractMixturePath):
             raise self.unsupported(
                 path, "AbstractMixturePath (use BinnedJumpGenerator for density paths on R^d)"
             )
-        z = sample.z
-        return AtomicJumpMeasure(
-            intensity=path.kappa.intensity(sample.t),
-            atoms=z.unsqueeze(1),
-            weights=torch.ones(z.shape[0], 1, dtype=sample.t.dtype, device=sample.t.device),
-        )
+        if self.kappa is not None and path.kappa != self.kappa:
+            raise ValueError(f"the path's kappa {path.kappa} differs from {self.kappa}")
+        return path
+
+    def conditional_target(
+        self, path: AbstractConditionalPath, sample: PathSample
+    ) -> AtomicJumpMeasure:
+        intensity = self._mixture(path).kappa.intensity(sample.t)
+        if isinstance(self.parametrization, StateJumpParametrization):
+            weights = self.parametrization.space.one_hot(sample.z, sample.t.dtype)
+            return self.parametrization.measure(weights, sample.t)
+        n = self.space.batch_size(sample.z)
+        ones = torch.ones(n, 1, dtype=sample.t.dtype, device=sample.t.device)
+        return AtomicJumpMeasure(intensity=intensity, atoms=sample.z, weights=ones)
+
+    def marginal_target(
+        self, path: AbstractConditionalPath, x: State, t: Tensor, data: State, posterior: Tensor
+    ) -> ParamValue:
+        """With the states head: ``λ_t`` and the posterior pushed to the states,
+        ``J(y|x) = Σ_n p(z_n|x) δ_{z_n}(y)``, by one product with the data's one-hot rows."""
+        if not isinstance(self.parametrization, StateJumpParametrization):
+            return super().marginal_target(path, x, t, data, posterior)
+        self._mixture(path)
+        one_hot = self.parametrization.space.one_hot(data, posterior.dtype)
+        return self.parametrization.measure(posterior @ one_hot, t)
 
     def propose(
         self,
         value: AtomicJumpMeasure,
-        x: Tensor,
+        x: State,
         t: Tensor,
         h: float,
         *,
@@ -141,9 +148,9 @@ class JumpGenerator(AbstractJumpGenerator):
         p_jump = self._jump_probability(value.intensity, t, h)
         u = torch.rand(p_jump.shape, generator=generator, dtype=p_jump.dtype, device=p_jump.device)
         j = torch.multinomial(value.weights, 1, generator=generator).squeeze(1)
-        destination = value.atoms[torch.arange(x.shape[0], device=j.device), j]
-        mask = (u < p_jump).reshape((-1,) + (1,) * (x.dim() - 1))
-        return JumpProposal(mask=mask, destination=destination)
+        index = _atom_index(j.shape[0], value.weights.shape[1], j)
+        destination = self.space.take(value.atoms, index)
+        return JumpProposal(mask=u < p_jump, destination=destination, space=self.space)
 
     def _jump_probability(self, intensity: Tensor, t: Tensor, h: float) -> Tensor:
         if self.kappa is None:

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from genmatch.generators.base import AbstractGenerator
+from genmatch.spaces.base import AbstractStateSpace
 from genmatch.types import Field, ParamValue, State
 
 
@@ -19,16 +20,21 @@ class JumpProposal:
     """Which parts of each point jump over a step, and where to.
 
     Attributes:
-        mask: bool, broadcastable against the points (``(batch, 1, …)`` for whole-state
-            jumps, ``(batch, *event)`` for per-coordinate jumps).
-        destination: the points after a jump, ``(batch, *event)``.
+        mask: bool; ``(batch,)`` for whole-state jumps (with ``space``), or broadcastable
+            against tensor points (``(batch, *event)`` for per-coordinate jumps).
+        destination: the points after a jump, a batch of the space.
+        space: for whole-state jumps, the space whose ``where`` replaces the jumping points
+            (any state container); ``None`` for tensor masks.
     """
 
     mask: Tensor
     destination: State
+    space: AbstractStateSpace | None = None
 
-    def apply(self, x: Tensor) -> Tensor:
+    def apply(self, x: State) -> State:
         """``destination`` where ``mask``, else ``x``."""
+        if self.space is not None:
+            return self.space.where(self.mask, self.destination, x)
         return torch.where(self.mask, self.destination, x)
 
 

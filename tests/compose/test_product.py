@@ -430,7 +430,8 @@ def test_composite_factors_sample_the_data():
     """Superposition (jump + flow), Langevin and a predictor–corrector as factors of one
     product, sampled with the product oracle: each factor still lands on the data."""
     from genmatch import BinnedJumpGenerator, Bins, ConstantWeights, Langevin, MixtureCorrector
-    from genmatch.compose import Superposition, constant_beta, score_from_velocity
+    from genmatch.compose import Superposition, constant_beta
+    from genmatch.diffusion import score_from_velocity
 
     toy, space, path, gen = _mixture_model()
     flow = FlowGenerator()
