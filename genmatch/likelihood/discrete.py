@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from genmatch.divergences.generalized_kl import GeneralizedKL
 from genmatch.generators.ctmc import CTMCGenerator, PosteriorValue
 from genmatch.paths.base import AbstractFactorizedMixturePath
+from genmatch.solvers.rk4 import RK4
 from genmatch.types import Field
 
 
@@ -107,20 +108,19 @@ def exact_log_prob(
     # a grid refined towards t = 1, where the mixture path's rates grow like 1/(1 − t)
     grid = [end * (1 - (1 - k / steps) ** 2) for k in range(steps + 1)]
 
-    def velocity(p: Tensor, t: float) -> Tensor:
-        tt = torch.full((n,), t, dtype=torch.get_default_dtype(), device=x.device)
+    def velocity(p: Tensor, t: Tensor) -> Tensor:
+        """``dp/dt = p Q_t`` for the distribution ``p`` ``(1, n)`` at the time ``t`` ``(1,)``."""
+        tt = torch.full((n,), float(t), dtype=torch.get_default_dtype(), device=x.device)
         value = field(points, tt)
         q = ctmc_generator_matrix(space, generator.rates(value, points).to(torch.float64))
         return p @ q
 
+    solver = RK4()
     with torch.no_grad():
+        p = p[None]
         for t, t_next in zip(grid[:-1], grid[1:], strict=True):
-            h = t_next - t
-            k1 = velocity(p, t)
-            k2 = velocity(p + 0.5 * h * k1, t + 0.5 * h)
-            k3 = velocity(p + 0.5 * h * k2, t + 0.5 * h)
-            k4 = velocity(p + h * k3, t + h)
-            p = p + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+            p = solver.step(velocity, p, torch.tensor([t], dtype=torch.float64), t_next - t)
+        p = p[0]
         if posterior_head:
             tt = torch.full((n,), end, dtype=torch.get_default_dtype(), device=x.device)
             value = field(points, tt)

@@ -5,18 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, final
 
-from torch import Tensor
-
-from genmatch.solvers.base import AbstractODESolver, VelocityFn
+from genmatch.solvers.runge_kutta import AbstractRungeKutta
+from genmatch.solvers.tableau import EULER_TABLEAU, ButcherTableau
 
 
 @final
 @dataclass(frozen=True)
-class Euler(AbstractODESolver):
+class Euler(AbstractRungeKutta):
     """``x_{t+h} = x_t + h u_t(x_t)``. Order 1, 1 evaluation per step."""
 
-    order: ClassVar[int] = 1
-    stages: ClassVar[int] = 1
-
-    def step(self, velocity: VelocityFn, x: Tensor, t: Tensor, h: float) -> Tensor:
-        return x + h * velocity(x, t)
+    tableau: ClassVar[ButcherTableau] = EULER_TABLEAU
+    order: ClassVar[int] = EULER_TABLEAU.order
+    stages: ClassVar[int] = EULER_TABLEAU.stages

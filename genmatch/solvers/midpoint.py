@@ -5,19 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, final
 
-from torch import Tensor
-
-from genmatch.solvers.base import AbstractODESolver, VelocityFn, shift_time
+from genmatch.solvers.runge_kutta import AbstractRungeKutta
+from genmatch.solvers.tableau import MIDPOINT_TABLEAU, ButcherTableau
 
 
 @final
 @dataclass(frozen=True)
-class Midpoint(AbstractODESolver):
+class Midpoint(AbstractRungeKutta):
     """``x_{t+h} = x_t + h u_{t+h/2}(x_t + (h/2) u_t(x_t))``. Order 2, 2 evaluations per step."""
 
-    order: ClassVar[int] = 2
-    stages: ClassVar[int] = 2
-
-    def step(self, velocity: VelocityFn, x: Tensor, t: Tensor, h: float) -> Tensor:
-        x_mid = x + (0.5 * h) * velocity(x, t)
-        return x + h * velocity(x_mid, shift_time(t, 0.5 * h))
+    tableau: ClassVar[ButcherTableau] = MIDPOINT_TABLEAU
+    order: ClassVar[int] = MIDPOINT_TABLEAU.order
+    stages: ClassVar[int] = MIDPOINT_TABLEAU.stages

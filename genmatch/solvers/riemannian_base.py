@@ -7,9 +7,13 @@ the step ends with ``x_{t+h} = exp_x(y_{t+h})``. Stage points are ``exp_x(y)``, 
 velocities are projected onto the tangent space and pulled back to ``T_xM`` by the
 differential of ``log_x`` (closed form on the sphere, the torus and ``SO(3)``, factor by factor
 on products, ``torch.func.jvp`` otherwise; exact either way). Geodesic Euler needs no pull-back.
+The coefficients are the Euclidean methods' Butcher tableaux
+(:mod:`genmatch.solvers.tableau`), stepped by the same routine.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import geoopt
 import torch
@@ -17,18 +21,31 @@ from torch import Tensor
 
 from genmatch.manifolds.base import AbstractCompactManifold
 from genmatch.solvers.base import AbstractODESolver, VelocityFn
+from genmatch.solvers.tableau import ButcherTableau
 from genmatch.spaces.manifold import ManifoldSpace, TangentVector
 
 
 class AbstractRiemannianSolver(AbstractODESolver):
     """A Riemannian fixed-step method on ``space`` (see the module docstring).
 
-    The velocity may return tensors or :class:`~genmatch.spaces.TangentVector` values; they
-    are projected onto the tangent space before use. ``order`` is the classical order of the
-    Runge–Kutta method, kept on the manifold.
+    A step runs the explicit Runge–Kutta method ``tableau`` in normal coordinates at ``x``:
+    ``k₁ = P_x u_t(x)``, stage points ``exp_x(h Σ_j a_ij k_j)`` whose velocities are pulled
+    back to ``T_xM`` (:meth:`stage`), and ``x_{t+h} = exp_x(h Σ_i b_i k_i)``. The velocity may
+    return tensors or :class:`~genmatch.spaces.TangentVector` values; they are projected onto
+    the tangent space before use. ``order`` is the classical order of the Runge–Kutta method,
+    kept on the manifold.
     """
 
     space: ManifoldSpace
+    tableau: ClassVar[ButcherTableau]
+
+    def step(self, velocity: VelocityFn, x: Tensor, t: Tensor, h: float) -> Tensor:
+        def stage(w: Tensor | None, s: Tensor) -> Tensor:
+            if w is None:
+                return self.tangent(velocity, x, s)
+            return self.stage(velocity, x, w, s)
+
+        return self.space.expmap(x, self.tableau.increment(stage, t, h))
 
     def tangent(self, velocity: VelocityFn, y: Tensor, s: Tensor) -> Tensor:
         """``P_y u_s(y)``: the velocity at ``y`` projected onto ``T_yM``."""

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, final
 
-from torch import Tensor
-
-from genmatch.solvers.base import VelocityFn
 from genmatch.solvers.riemannian_base import AbstractRiemannianSolver
+from genmatch.solvers.tableau import EULER_TABLEAU, ButcherTableau
 from genmatch.spaces.manifold import ManifoldSpace
 
 
@@ -28,8 +26,6 @@ class RiemannianEuler(AbstractRiemannianSolver):
     """
 
     space: ManifoldSpace
-    order: ClassVar[int] = 1
-    stages: ClassVar[int] = 1
-
-    def step(self, velocity: VelocityFn, x: Tensor, t: Tensor, h: float) -> Tensor:
-        return self.space.expmap(x, h * self.tangent(velocity, x, t))
+    tableau: ClassVar[ButcherTableau] = EULER_TABLEAU
+    order: ClassVar[int] = EULER_TABLEAU.order
+    stages: ClassVar[int] = EULER_TABLEAU.stages

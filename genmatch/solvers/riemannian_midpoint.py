@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, final
 
-from torch import Tensor
-
-from genmatch.solvers.base import VelocityFn, shift_time
 from genmatch.solvers.riemannian_base import AbstractRiemannianSolver
+from genmatch.solvers.tableau import MIDPOINT_TABLEAU, ButcherTableau
 from genmatch.spaces.manifold import ManifoldSpace
 
 
@@ -20,10 +18,6 @@ class RiemannianMidpoint(AbstractRiemannianSolver):
     evaluations per step."""
 
     space: ManifoldSpace
-    order: ClassVar[int] = 2
-    stages: ClassVar[int] = 2
-
-    def step(self, velocity: VelocityFn, x: Tensor, t: Tensor, h: float) -> Tensor:
-        k1 = self.tangent(velocity, x, t)
-        k2 = self.stage(velocity, x, (0.5 * h) * k1, shift_time(t, 0.5 * h))
-        return self.space.expmap(x, h * k2)
+    tableau: ClassVar[ButcherTableau] = MIDPOINT_TABLEAU
+    order: ClassVar[int] = MIDPOINT_TABLEAU.order
+    stages: ClassVar[int] = MIDPOINT_TABLEAU.stages

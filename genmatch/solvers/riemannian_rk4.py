@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, final
 
-from torch import Tensor
-
-from genmatch.solvers.base import VelocityFn, shift_time
 from genmatch.solvers.riemannian_base import AbstractRiemannianSolver
+from genmatch.solvers.tableau import RK4_TABLEAU, ButcherTableau
 from genmatch.spaces.manifold import ManifoldSpace
 
 
@@ -20,14 +18,6 @@ class RiemannianRK4(AbstractRiemannianSolver):
     per step."""
 
     space: ManifoldSpace
-    order: ClassVar[int] = 4
-    stages: ClassVar[int] = 4
-
-    def step(self, velocity: VelocityFn, x: Tensor, t: Tensor, h: float) -> Tensor:
-        half = 0.5 * h
-        t_half = shift_time(t, half)
-        k1 = self.tangent(velocity, x, t)
-        k2 = self.stage(velocity, x, half * k1, t_half)
-        k3 = self.stage(velocity, x, half * k2, t_half)
-        k4 = self.stage(velocity, x, h * k3, shift_time(t, h))
-        return self.space.expmap(x, (h / 6.0) * (k1 + 2 * (k2 + k3) + k4))
+    tableau: ClassVar[ButcherTableau] = RK4_TABLEAU
+    order: ClassVar[int] = RK4_TABLEAU.order
+    stages: ClassVar[int] = RK4_TABLEAU.stages

@@ -5,24 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, final
 
-from torch import Tensor
-
-from genmatch.solvers.base import AbstractODESolver, VelocityFn, shift_time
+from genmatch.solvers.runge_kutta import AbstractRungeKutta
+from genmatch.solvers.tableau import RK4_TABLEAU, ButcherTableau
 
 
 @final
 @dataclass(frozen=True)
-class RK4(AbstractODESolver):
-    """Classical RK4. Order 4, 4 evaluations per step (the last at ``t + h``)."""
+class RK4(AbstractRungeKutta):
+    """Classical RK4: ``x_{t+h} = x + (h/6)(k₁ + 2k₂ + 2k₃ + k₄)``. Order 4, 4 evaluations per
+    step (the last at ``t + h``)."""
 
-    order: ClassVar[int] = 4
-    stages: ClassVar[int] = 4
-
-    def step(self, velocity: VelocityFn, x: Tensor, t: Tensor, h: float) -> Tensor:
-        half = 0.5 * h
-        k1 = velocity(x, t)
-        t_half = shift_time(t, half)
-        k2 = velocity(x + half * k1, t_half)
-        k3 = velocity(x + half * k2, t_half)
-        k4 = velocity(x + h * k3, shift_time(t, h))
-        return x + (h / 6.0) * (k1 + 2 * (k2 + k3) + k4)
+    tableau: ClassVar[ButcherTableau] = RK4_TABLEAU
+    order: ClassVar[int] = RK4_TABLEAU.order
+    stages: ClassVar[int] = RK4_TABLEAU.stages
