@@ -20,7 +20,7 @@ from genmatch.generators.base import (
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.paths.product import ProductPath, factor_sample
 from genmatch.spaces.base import AbstractStateSpace
-from genmatch.spaces.product import ProductSpace, check_same_factors, factor_times
+from genmatch.spaces.product import ProductSpace, check_same_factors, factor_times, per_factor
 from genmatch.types import Field, HeadShapes, ParamValue, RawHeads, State
 
 #: The separator of a product's head names: ``"factor/head"``.
@@ -206,19 +206,7 @@ class ProductGenerator(AbstractGenerator):
         generators: Mapping[str, AbstractGenerator],
         loss_weights: Mapping[str, float] | None = None,
     ) -> None:
-        if not isinstance(space, ProductSpace):
-            raise TypeError(f"space must be a ProductSpace, got {type(space).__name__}")
-        if not isinstance(generators, Mapping):
-            raise TypeError(
-                f"generators must be a mapping name -> generator, got {type(generators).__name__}"
-            )
-        check_same_factors(list(generators), space.names, "generators")
-        for name in space.names:
-            if not isinstance(generators[name], AbstractGenerator):
-                raise TypeError(
-                    f"generators[{name!r}] must be an AbstractGenerator instance, "
-                    f"got {generators[name]!r}"
-                )
+        gens = per_factor(space, generators, AbstractGenerator, "generators")
         weights = {name: 1.0 for name in space.names}
         if loss_weights is not None:
             unknown = sorted(set(loss_weights) - set(space.names))
@@ -228,7 +216,6 @@ class ProductGenerator(AbstractGenerator):
                 if isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0:
                     raise ValueError(f"loss_weights[{name!r}] must be a number > 0, got {w!r}")
                 weights[name] = float(w)
-        gens = {name: generators[name] for name in space.names}
         object.__setattr__(self, "space", space)
         object.__setattr__(self, "generators", gens)
         object.__setattr__(self, "loss_weights", weights)

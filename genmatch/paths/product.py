@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from genmatch.paths.base import AbstractConditionalPath, AbstractDensityPath, PathSample
-from genmatch.spaces.product import ProductSpace, check_same_factors, factor_times
+from genmatch.spaces.product import ProductSpace, factor_times, per_factor
 from genmatch.types import State
 
 
@@ -68,19 +68,9 @@ class ProductPath(AbstractDensityPath):
     paths: dict[str, AbstractConditionalPath]
 
     def __init__(self, space: ProductSpace, paths: Mapping[str, AbstractConditionalPath]) -> None:
-        if not isinstance(space, ProductSpace):
-            raise TypeError(f"space must be a ProductSpace, got {type(space).__name__}")
-        if not isinstance(paths, Mapping):
-            raise TypeError(f"paths must be a mapping name -> path, got {type(paths).__name__}")
-        check_same_factors(list(paths), space.names, "paths")
-        for name in space.names:
-            if not isinstance(paths[name], AbstractConditionalPath):
-                raise TypeError(
-                    f"paths[{name!r}] must be an AbstractConditionalPath instance, "
-                    f"got {paths[name]!r}"
-                )
+        paths = per_factor(space, paths, AbstractConditionalPath, "paths")
         object.__setattr__(self, "space", space)
-        object.__setattr__(self, "paths", {name: paths[name] for name in space.names})
+        object.__setattr__(self, "paths", paths)
 
     @property
     def names(self) -> tuple[str, ...]:

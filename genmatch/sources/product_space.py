@@ -10,7 +10,7 @@ import torch
 
 from genmatch._checks import check_positive_int
 from genmatch.sources.base import AbstractSource
-from genmatch.spaces.product import ProductSpace, check_same_factors
+from genmatch.spaces.product import ProductSpace, per_factor
 from genmatch.types import State
 
 
@@ -45,18 +45,9 @@ class ProductSpaceSource(AbstractSource):
     sources: dict[str, AbstractSource]
 
     def __init__(self, space: ProductSpace, sources: Mapping[str, AbstractSource]) -> None:
-        if not isinstance(space, ProductSpace):
-            raise TypeError(f"space must be a ProductSpace, got {type(space).__name__}")
-        if not isinstance(sources, Mapping):
-            raise TypeError(f"sources must be a mapping name -> source, got {type(sources)}")
-        check_same_factors(list(sources), space.names, "sources")
-        for name in space.names:
-            if not isinstance(sources[name], AbstractSource):
-                raise TypeError(
-                    f"sources[{name!r}] must be an AbstractSource instance, got {sources[name]!r}"
-                )
+        sources = per_factor(space, sources, AbstractSource, "sources")
         object.__setattr__(self, "space", space)
-        object.__setattr__(self, "sources", {k: sources[k] for k in space.names})
+        object.__setattr__(self, "sources", sources)
 
     def sample(
         self,

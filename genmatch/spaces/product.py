@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import final
+from typing import TypeVar, final
 
 from torch import Tensor
 
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.types import State
+
+T = TypeVar("T")
 
 
 def check_factor_names(names: Sequence[object], what: str) -> tuple[str, ...]:
@@ -31,6 +33,24 @@ def check_same_factors(names: Sequence[str], expected: Sequence[str], what: str)
         raise ValueError(
             f"{what} has factors {sorted(names)}, but the product has {sorted(expected)}"
         )
+
+
+def per_factor(space: object, parts: object, kind: type[T], what: str) -> dict[str, T]:
+    """Validate the parts of a product composition object (paths, generators, sources): a
+    mapping naming every factor of the :class:`ProductSpace` ``space``, each an instance of
+    ``kind``; returns them in the space's factor order."""
+    if not isinstance(space, ProductSpace):
+        raise TypeError(f"space must be a ProductSpace, got {type(space).__name__}")
+    if not isinstance(parts, Mapping):
+        raise TypeError(f"{what} must be a mapping name -> {kind.__name__}, got {type(parts)}")
+    check_same_factors(list(parts), space.names, what)
+    for name in space.names:
+        if not isinstance(parts[name], kind):
+            hint = " (a class, not an instance)" if isinstance(parts[name], type) else ""
+            raise TypeError(
+                f"{what}[{name!r}] must be a {kind.__name__} instance, got {parts[name]!r}{hint}"
+            )
+    return {name: parts[name] for name in space.names}
 
 
 def factor_times(t: object, names: Sequence[str]) -> dict[str, object]:
