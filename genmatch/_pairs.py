@@ -7,12 +7,12 @@ from torch import Tensor
 from torch.utils import _pytree as pytree
 
 from genmatch.spaces.base import TENSORS, AbstractStateSpace
-from genmatch.types import State
+from genmatch.types import State, Times
 
 
 def pair_up(
-    x: State, t: object, data: State, space: AbstractStateSpace = TENSORS
-) -> tuple[State, object, State]:
+    x: State, t: Times, data: State, space: AbstractStateSpace = TENSORS
+) -> tuple[State, Times, State]:
     """Repeat ``x`` (``B`` points), ``t`` (``(B,)``, or one per factor) and ``data`` (``N``
     points) into ``B * N`` pairs.
 

@@ -17,7 +17,7 @@ from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.sources import AbstractSource
 from genmatch.spaces.base import TENSORS, AbstractStateSpace
 from genmatch.time import AbstractTimeSampler, UniformTime
-from genmatch.types import Network, ParamValue, State
+from genmatch.types import Network, ParamValue, State, Times
 
 
 @final
@@ -142,8 +142,8 @@ class GeneratorMatchingLoss:
             t = self.time_sampler.sample(
                 n, dtype=time_dtype(ref), device=ref.device, generator=generator
             )
-        t = space.times(t, n, ref)
-        sample = self.path.sample(x_1, t, x_0=x_0, generator=generator)
+        times: Times = space.times(t, n, ref)
+        sample = self.path.sample(x_1, times, x_0=x_0, generator=generator)
         target = self.generator.conditional_target(self.path, sample)
         prediction = self.generator.constrain(net(sample.x_t, sample.t), sample.x_t, sample.t)
         divergence = self.divergence if self.divergence is not None else self.generator.divergence

@@ -621,7 +621,7 @@ def check_finite_forward_equation(
     inside, z_in = space.take(states, support), space.take(zz, support)
     p_in, dp_in = torch.func.jvp(
         lambda s: path.log_prob(inside, s, z_in).exp(), (tt[support],), (tt[support] * 0 + 1,)
-    )
+    )  # type: ignore[misc]
     p = torch.zeros(m, dtype=torch.float64).index_copy(0, support, p_in.to(torch.float64))
     dp = torch.zeros(m, dtype=torch.float64).index_copy(0, support, dp_in.to(torch.float64))
     value = generator.conditional_target(path, PathSample(x_t=states, t=tt, z=zz))

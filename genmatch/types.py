@@ -30,6 +30,10 @@ from torch import Tensor
 #: structured spaces (products, graphs) use their own containers.
 State: TypeAlias = Any
 
+#: Times of a batch: a ``(batch,)`` tensor; on a product space, one per factor
+#: (``{name: (batch,)}``, nested for nested products).
+Times: TypeAlias = Any
+
 #: Raw outputs of a network: one tensor per head, ``(batch, *head_shape)``.
 RawHeads: TypeAlias = Mapping[str, Tensor]
 
@@ -38,10 +42,10 @@ RawHeads: TypeAlias = Mapping[str, Tensor]
 ParamValue: TypeAlias = Any
 
 #: A field ``(x_t, t) ↦ F_t(x_t)``: a trained network wrapped by its generator, or an oracle.
-Field: TypeAlias = Callable[[State, Tensor], ParamValue]
+Field: TypeAlias = Callable[[State, Times], ParamValue]
 
 #: A network ``(x_t, t) ↦ raw heads``.
-Network: TypeAlias = Callable[[State, Tensor], RawHeads]
+Network: TypeAlias = Callable[[State, Times], RawHeads]
 
 #: Per-point shapes of the raw outputs a generator needs, by head name.
 HeadShapes: TypeAlias = Mapping[str, tuple[int, ...]]

@@ -94,7 +94,7 @@ class ProductParametrization(AbstractLinearParametrization):
                     f"the network returned no head for factor {k!r} (expected heads named "
                     f"'{prefix}...', got {sorted(raw)})"
                 )
-            out[k] = part.constrain(heads, x_t[k], times[k])  # type: ignore[arg-type]
+            out[k] = part.constrain(heads, x_t[k], times[k])
         return ProductValue(out)
 
     def test_operator(self, f: TestFunction, x_t: State) -> dict[str, object]:  # type: ignore[override]
@@ -267,7 +267,7 @@ class ProductGenerator(AbstractGenerator):
         times = factor_times(t, self.space.names)
         return ProductValue(
             {
-                k: gen.marginal_target(paths[k], x[k], times[k], data[k], posterior)  # type: ignore[arg-type]
+                k: gen.marginal_target(paths[k], x[k], times[k], data[k], posterior)
                 for k, gen in self.generators.items()
             }
         )
@@ -295,7 +295,7 @@ class ProductGenerator(AbstractGenerator):
                 self._factor_field(field, k, x, times, first),
                 x[k],
                 times[k],
-                sizes[k],  # type: ignore[arg-type]
+                sizes[k],
                 generator=generator,
             )
         return out

@@ -16,7 +16,7 @@ from genmatch._pairs import pair_up
 from genmatch.generators.base import AbstractGenerator
 from genmatch.paths.base import AbstractDensityPath
 from genmatch.spaces.base import TENSORS, AbstractStateSpace
-from genmatch.types import ParamValue, State
+from genmatch.types import ParamValue, State, Times
 
 
 @final
@@ -100,7 +100,7 @@ class ExactMarginal:
     def _states(self) -> AbstractStateSpace:
         return TENSORS if self.space is None else self.space
 
-    def _clip(self, t: object) -> object:
+    def _clip(self, t: Times) -> Times:
         """Times above ``t_max`` evaluated at ``t_max`` (per factor when ``t_max`` is a mapping),
         keeping a shared time (an expanded scalar, stride 0) expanded."""
         if isinstance(self.t_max, Mapping):
@@ -109,13 +109,14 @@ class ExactMarginal:
             if set(t) != set(self.t_max):
                 raise ValueError(f"t has factors {sorted(t)}, t_max {sorted(self.t_max)}")
             return {k: _clip_one(t[k], self.t_max[k]) for k in self.t_max}
-        return pytree.tree_map(lambda s: _clip_one(s, self.t_max), t)
+        t_max = float(self.t_max)
+        return pytree.tree_map(lambda s: _clip_one(s, t_max), t)
 
-    def posterior(self, x: State, t: object) -> Tensor:
+    def posterior(self, x: State, t: Times) -> Tensor:
         """``p_{Z|t}(z_i|x)``: ``x`` (``batch`` points), ``t (batch,)`` → ``(batch, N)``."""
         return self._posterior(x, self._clip(t))
 
-    def _posterior(self, x: State, t: object) -> Tensor:
+    def _posterior(self, x: State, t: Times) -> Tensor:
         states = self._states
         x_rep, t_rep, z_rep = pair_up(x, t, self.data, states)
         log_p = self.path.log_prob(x_rep, t_rep, z_rep).reshape(states.batch_size(x), -1)
@@ -124,7 +125,7 @@ class ExactMarginal:
         impossible = torch.isneginf(log_p).all(1, keepdim=True)
         return torch.softmax(torch.where(impossible, 0.0, log_p), dim=1)
 
-    def __call__(self, x: State, t: object) -> ParamValue:
+    def __call__(self, x: State, t: Times) -> ParamValue:
         """``F_t(x)`` for a batch: ``x`` (``batch`` points), ``t (batch,)`` (or per factor)."""
         states = self._states
         if self.space is None:
@@ -143,10 +144,10 @@ class ExactMarginal:
             parts.append(self._evaluate(states.take(x, index), t_chunk))
         return _concat(parts)
 
-    def _evaluate(self, x: State, t: object) -> ParamValue:
+    def _evaluate(self, x: State, t: Times) -> ParamValue:
         t = self._clip(t)
         return self.generator.marginal_target(
-            self.path, x, t, self.data, self._posterior(x, t)  # type: ignore[arg-type]
+            self.path, x, t, self.data, self._posterior(x, t)
         )
 
 

@@ -89,7 +89,10 @@ class MultimodalTransformer(nn.Module):
             raise ValueError(f"num_heads ({num_heads}) must divide d_model ({d_model})")
         self.d_model = d_model
         self.encoders = nn.ModuleDict(self._encoders(encoders or {}, d_model))
-        self.num_tokens = {path: enc.num_tokens for path, enc in self.encoders.items()}
+        self.num_tokens: dict[str, int] = {
+            path: int(enc.num_tokens)  # type: ignore[arg-type]
+            for path, enc in self.encoders.items()
+        }
         self.time = nn.ModuleDict(
             {
                 path: nn.Sequential(

@@ -93,7 +93,7 @@ class ProductMLP(nn.Module):
 
     def forward(self, x_t: State, t: Tensor | Mapping[str, object]) -> dict[str, Tensor]:
         flat, times, batch = check_inputs(x_t, t, self.space, self.leaves)
-        dtype = self.layers[0].weight.dtype
+        dtype = next(self.parameters()).dtype
         parts = []
         for path, factor in self.leaves.items():
             x = flat[path]

@@ -16,7 +16,7 @@ from genmatch.paths.kappa import AbstractKappaSchedule
 from genmatch.paths.schedules import ScheduleOutput
 from genmatch.sources.categorical import CategoricalSource
 from genmatch.spaces.discrete import DiscreteSpace
-from genmatch.types import State
+from genmatch.types import State, Times
 
 
 @final
@@ -36,7 +36,7 @@ class PathSample:
     """
 
     x_t: State
-    t: Tensor
+    t: Times
     z: State
     x_0: State | None = None
 

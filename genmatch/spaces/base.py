@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -76,7 +77,7 @@ class AbstractStateSpace(abc.ABC):
         leaves = _leaves(x)
         return next((a for a in leaves if a.is_floating_point()), leaves[0])
 
-    def times(self, t: object, batch: int, ref: Tensor, name: str = "t") -> object:
+    def times(self, t: object, batch: int, ref: Tensor, name: str = "t") -> Any:
         """Validate times for a batch of ``batch`` points and broadcast them to ``(batch,)``.
 
         Args:

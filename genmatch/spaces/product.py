@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar, final
+from typing import Any, final
 
 from torch import Tensor
 
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.types import State
 
-T = TypeVar("T")
-
 
 def check_factor_names(names: Sequence[object], what: str) -> tuple[str, ...]:
     """The factor names of a product, validated: non-empty strings without ``/``, unique."""
-    out = tuple(names)
+    out = tuple(str(n) if isinstance(n, str) else n for n in names)
     if not out:
         raise ValueError(f"{what} needs at least one factor")
     for name in out:
@@ -24,7 +22,7 @@ def check_factor_names(names: Sequence[object], what: str) -> tuple[str, ...]:
             raise ValueError(
                 f"factor names must be non-empty strings without '/' or '.', got {name!r}"
             )
-    return out
+    return out  # type: ignore[return-value]
 
 
 def check_same_factors(names: Sequence[str], expected: Sequence[str], what: str) -> None:
@@ -35,7 +33,7 @@ def check_same_factors(names: Sequence[str], expected: Sequence[str], what: str)
         )
 
 
-def per_factor(space: object, parts: object, kind: type[T], what: str) -> dict[str, T]:
+def per_factor(space: object, parts: object, kind: type, what: str) -> dict[str, Any]:
     """Validate the parts of a product composition object (paths, generators, sources): a
     mapping naming every factor of the :class:`ProductSpace` ``space``, each an instance of
     ``kind``; returns them in the space's factor order."""
@@ -53,7 +51,7 @@ def per_factor(space: object, parts: object, kind: type[T], what: str) -> dict[s
     return {name: parts[name] for name in space.names}
 
 
-def factor_times(t: object, names: Sequence[str]) -> dict[str, object]:
+def factor_times(t: object, names: Sequence[str]) -> dict[str, Any]:
     """Per-factor times: a mapping is checked to name every factor, anything else (a tensor of
     times shared by every factor, a tied time) is given to each factor."""
     if isinstance(t, Mapping):
@@ -165,7 +163,7 @@ class ProductSpace(AbstractStateSpace):
         refs = [s.reference(parts[k]) for k, s in self.factors.items()]
         return next((r for r in refs if r.is_floating_point()), refs[0])
 
-    def times(self, t: object, batch: int, ref: Tensor, name: str = "t") -> dict[str, object]:
+    def times(self, t: object, batch: int, ref: Tensor, name: str = "t") -> dict[str, Any]:
         """Per-factor times ``{name: (batch,)}`` from a dict of per-factor times, or from one
         time shared by every factor (a float, a 0-d or a ``(batch,)`` tensor: tied times).
         Every factor's times have the dtype of ``ref`` (the product's :meth:`reference`)."""
