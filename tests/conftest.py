@@ -1,7 +1,15 @@
 import os
+from pathlib import Path
 
 import pytest
 import torch
+
+# Subprocesses (examples, benchmarks, the CLI) import the checkout under test, not another
+# installed copy of genmatch (e.g. an editable install of a different worktree).
+_ROOT = str(Path(__file__).resolve().parents[1])
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [_ROOT, *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]]
+)
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # one intra-op thread per xdist worker: the workers already use every core
