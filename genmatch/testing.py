@@ -19,7 +19,7 @@ from torch.utils import _pytree as pytree
 
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.generators.base import AbstractGenerator, TestFunction
-from genmatch.likelihood.manifold import riemannian_divergence
+from genmatch.likelihood.riemannian_divergence import riemannian_divergence
 from genmatch.paths.base import AbstractConditionalPath, AbstractDensityPath, PathSample
 from genmatch.paths.geodesic import GeodesicPath
 from genmatch.paths.schedules import AbstractSchedule

@@ -5,7 +5,8 @@ from genmatch.likelihood.base import AbstractDivergenceEstimator, LikelihoodResu
 from genmatch.likelihood.discrete import elbo, exact_log_prob
 from genmatch.likelihood.estimators import ExactDivergence, HutchinsonDivergence, Probe
 from genmatch.likelihood.euclidean import log_likelihood
-from genmatch.likelihood.manifold import manifold_log_likelihood, riemannian_divergence
+from genmatch.likelihood.manifold import manifold_log_likelihood
+from genmatch.likelihood.riemannian_divergence import riemannian_divergence
 
 __all__ = [
     "AbstractDivergenceEstimator",
