@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from genmatch.divergences.generalized_kl import GeneralizedKL
-from genmatch.generators.ctmc import CTMCGenerator, PosteriorValue
+from genmatch.generators.ctmc import CTMCGenerator, CTMCHead, PosteriorValue
 from genmatch.paths.base import AbstractFactorizedMixturePath
 from genmatch.solvers.rk4 import RK4
 from genmatch.types import Field
@@ -102,7 +102,7 @@ def exact_log_prob(
     field = _as_field(generator, field)
     points = space.enumerate().to(x.device)
     n = points.shape[0]
-    posterior_head = t_max is None and generator.kappa is not None
+    posterior_head = t_max is None and generator.head is CTMCHead.POSTERIOR
     end = t_max if t_max is not None else (1 - steps**-2 if posterior_head else 1 - 1e-3)
     p = path.source.log_prob(points).exp()
     # a grid refined towards t = 1, where the mixture path's rates grow like 1/(1 − t)
@@ -124,9 +124,13 @@ def exact_log_prob(
         if posterior_head:
             tt = torch.full((n,), end, dtype=torch.get_default_dtype(), device=x.device)
             value = field(points, tt)
-            if isinstance(value, PosteriorValue):
-                probs = value.probs.to(torch.float64)  # (n, L, S)
-                # T[x, y] = Π_i p^i(y_i | x)
-                per = probs[:, torch.arange(space.length)[:, None], points.T]  # (n, L, n)
-                p = p @ per.prod(1)
+            if not isinstance(value, PosteriorValue):
+                raise TypeError(
+                    "the posterior head's field must return PosteriorValue for the exact last "
+                    f"step, got {type(value).__name__} (a second copy of genmatch's modules?)"
+                )
+            probs = value.probs.to(torch.float64)  # (n, L, S)
+            # T[x, y] = Π_i p^i(y_i | x)
+            per = probs[:, torch.arange(space.length)[:, None], points.T]  # (n, L, n)
+            p = p @ per.prod(1)
     return torch.log(p[space.index(x)])
