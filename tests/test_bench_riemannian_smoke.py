@@ -14,7 +14,6 @@ def test_riemannian_bench_quick():
         [sys.executable, str(SCRIPT), "--quick", "--threads", "1"],
         capture_output=True,
         text=True,
-        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     records = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]

@@ -46,7 +46,6 @@ def test_demo_cli(tmp_path):
         ],
         capture_output=True,
         text=True,
-        timeout=300,
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
@@ -92,7 +91,6 @@ def test_superposition_bench_smoke(tmp_path):
         ],
         capture_output=True,
         text=True,
-        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
