@@ -126,32 +126,11 @@ def test_errors():
         net(x, t | {"caption": torch.rand(B, 1)})
 
 
-def test_learns_the_label_of_the_quadrant(one_thread):
+def test_learns_the_label_of_the_quadrant(one_thread, quadrant_accuracy):
     """A point in R^2 and a masked label token: the logits head learns the point's quadrant."""
     space = ProductSpace({"x": EuclideanSpace(2), "label": DiscreteSpace(1, 4, mask=True)})
     torch.manual_seed(0)
     net = ProductMLP(space, {"label/logits": (1, 5)}, hidden=64, depth=2, time_dim=8)
-    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    rng = torch.Generator().manual_seed(0)
-
-    def batch(n):
-        x = torch.rand(n, 2, generator=rng) * 2 - 1
-        y = (x[:, 0] > 0).long() * 2 + (x[:, 1] > 0).long()
-        return (
-            {"x": x, "label": torch.full((n, 1), 4)},
-            {"x": torch.ones(n), "label": torch.zeros(n)},
-            y,
-        )
-
-    for _ in range(300):
-        x_t, t, y = batch(128)
-        loss = nn.functional.cross_entropy(net(x_t, t)["label/logits"][:, 0], y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    x_t, t, y = batch(2000)
-    with torch.no_grad():
-        logits = net(x_t, t)["label/logits"][:, 0]
-    accuracy = (logits.argmax(-1) == y).float().mean()
+    accuracy, logits = quadrant_accuracy(net, steps=300, batch_size=128, lr=3e-3)
     assert accuracy > 0.95, accuracy
     assert logits.softmax(-1)[:, 4].max() < 0.05  # never predicts the mask token
