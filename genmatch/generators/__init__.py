@@ -26,6 +26,12 @@ from genmatch.generators.diffusion import (
     DriftDiffusionParametrization,
 )
 from genmatch.generators.flow import FlowGenerator, VelocityParametrization
+from genmatch.generators.graph import (
+    GraphDivergence,
+    GraphGenerator,
+    GraphParametrization,
+    GraphValue,
+)
 from genmatch.generators.jump import JumpGenerator, JumpHead
 from genmatch.generators.jump_base import AbstractJumpGenerator, JumpProposal, jump_probability
 from genmatch.generators.jump_measures import (
@@ -40,6 +46,10 @@ from genmatch.generators.riemannian_flow import (
 )
 
 __all__ = [
+    "GraphDivergence",
+    "GraphGenerator",
+    "GraphParametrization",
+    "GraphValue",
     "CTMCGenerator",
     "CTMCHead",
     "JumpMethod",

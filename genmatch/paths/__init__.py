@@ -12,6 +12,7 @@ from genmatch.paths.base import (
 )
 from genmatch.paths.factorized_mixture import FactorizedMixturePath
 from genmatch.paths.geodesic import GeodesicPath
+from genmatch.paths.graph import GraphMixturePath
 from genmatch.paths.kappa import AbstractKappaSchedule, CosineKappa, LinearKappa, PolynomialKappa
 from genmatch.paths.mixture import MixturePath
 from genmatch.paths.product import ProductPath
@@ -37,6 +38,7 @@ __all__ = [
     "AbstractKappaSchedule",
     "CosineKappa",
     "GeodesicPath",
+    "GraphMixturePath",
     "LinearKappa",
     "MixturePath",
     "PolynomialKappa",

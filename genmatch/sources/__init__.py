@@ -3,6 +3,7 @@
 from genmatch.sources.base import AbstractSource
 from genmatch.sources.categorical import CategoricalSource
 from genmatch.sources.gaussian import GaussianSource
+from genmatch.sources.graph import GraphSource
 from genmatch.sources.manifold_product import ProductSource
 from genmatch.sources.product_space import ProductSpaceSource
 from genmatch.sources.uniform import UniformSource
@@ -13,6 +14,7 @@ __all__ = [
     "AbstractSource",
     "CategoricalSource",
     "GaussianSource",
+    "GraphSource",
     "ProductSource",
     "ProductSpaceSource",
     "UniformFiniteSource",
