@@ -67,7 +67,8 @@ class GraphParametrization(AbstractLinearParametrization):
 
     Heads are namespaced ``"nodes/…"`` and ``"edges/…"``; their leading dimension is the
     batch's variables (``N`` nodes, ``P`` pairs in :meth:`GraphSpace.variables` order), not its
-    graphs.
+    graphs. An unused node type (one node type, no mask; :attr:`GraphSpace.node_space`) gets
+    raw outputs ``−inf``, so probability and rate 0.
     """
 
     space: GraphSpace
@@ -95,6 +96,11 @@ class GraphParametrization(AbstractLinearParametrization):
             if not heads:
                 raise KeyError(f"the network returned no head for {k!r}, got {sorted(raw)}")
             x_k, graph = (v.nodes, v.node_graph) if k == "nodes" else (v.edges, v.pair_graph)
+            if k == "nodes" and self.space.node_space.num_states > self.space.node_states:
+                dead = torch.arange(self.space.node_states, self.space.node_space.num_states)
+                heads = {
+                    h: a.index_fill(-1, dead.to(a.device), float("-inf")) for h, a in heads.items()
+                }
             values[k] = param.constrain(heads, x_k[:, None], t[graph])
         return GraphValue(
             values["nodes"], values["edges"], v.node_graph, v.pair_graph, v.num_graphs

@@ -88,8 +88,12 @@ class GraphSource(AbstractSource):
         pair ``i < j``), sizes as in ``data``."""
         sizes = cls.sizes_of(space, data)
         v = space.variables(data)
-        node_freq = torch.bincount(v.nodes.cpu(), minlength=space.node_states).to(torch.float64)
-        edge_freq = torch.bincount(v.edges.cpu(), minlength=space.edge_states).to(torch.float64)
+        node_freq = torch.bincount(v.nodes.cpu(), minlength=space.node_space.num_states).to(
+            torch.float64
+        )
+        edge_freq = torch.bincount(v.edges.cpu(), minlength=space.edge_space.num_states).to(
+            torch.float64
+        )
         if float(edge_freq.sum()) == 0:
             raise ValueError("data have no pairs of nodes to count edge types on")
         return cls(

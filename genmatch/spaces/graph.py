@@ -122,8 +122,10 @@ class GraphSpace(AbstractStateSpace):
 
     @property
     def node_space(self) -> DiscreteSpace:
-        """The space of one node variable, ``DiscreteSpace(1, num_node_types, mask)``."""
-        return DiscreteSpace(1, self.num_node_types, self.mask)
+        """The space of one node variable, ``DiscreteSpace(1, num_node_types, mask)``; with a
+        single node type and no mask it has one unused type more (a discrete space has two
+        states at least), which models give probability 0."""
+        return DiscreteSpace(1, max(self.num_node_types, 2 - int(self.mask)), self.mask)
 
     @property
     def edge_space(self) -> DiscreteSpace:
@@ -205,18 +207,53 @@ class GraphSpace(AbstractStateSpace):
         return x.ptr.diff()
 
     def take(self, x: State, index: Tensor) -> State:
-        graphs = x.to_data_list()
-        return Batch.from_data_list([graphs[i] for i in index.tolist()])
+        """The graphs ``x[index[j]]``, gathered without leaving tensors (no Python loop)."""
+        ptr, device = x.ptr, x.x.device
+        index = index.to(device)
+        counts = ptr.diff()
+        edge_graph = x.batch[x.edge_index[0]]
+        order = torch.sort(edge_graph, stable=True).indices
+        edge_counts = torch.bincount(edge_graph, minlength=len(counts))
+        eptr = _offsets(edge_counts)
+        node_ids, new_counts = _gather(ptr, counts, index)
+        edge_ids, new_edge_counts = _gather(eptr, edge_counts, index)
+        edge_ids = order[edge_ids]
+        new_ptr = _offsets(new_counts)
+        graph_of_edge = torch.repeat_interleave(
+            torch.arange(len(index), device=device), new_edge_counts
+        )
+        shift = (new_ptr[:-1] - ptr[index])[graph_of_edge]
+        pos = x.pos[node_ids] if self.position_dim else None
+        return _assemble(
+            x.x[node_ids],
+            x.edge_index[:, edge_ids] + shift,
+            x.edge_attr[edge_ids],
+            pos,
+            new_counts,
+            new_edge_counts,
+        )
 
     def where(self, mask: Tensor, a: State, b: State) -> State:
-        first, second = a.to_data_list(), b.to_data_list()
-        picks = [u if m else v for m, u, v in zip(mask.tolist(), first, second, strict=True)]
-        return Batch.from_data_list(picks)
+        n = self.batch_size(a)
+        index = torch.arange(n, device=a.x.device)
+        return self.take(self.cat([a, b]), torch.where(mask.to(index.device), index, index + n))
 
     def cat(self, parts: Sequence[State]) -> State:
         if len(parts) == 1:
             return parts[0]
-        return Batch.from_data_list([g for p in parts for g in p.to_data_list()])
+        counts = torch.cat([p.ptr.diff() for p in parts])
+        edge_counts = torch.cat(
+            [torch.bincount(p.batch[p.edge_index[0]], minlength=p.num_graphs) for p in parts]
+        )
+        shifts = _offsets(torch.stack([p.ptr[-1] for p in parts]))
+        edge_index = torch.cat([p.edge_index + shifts[k] for k, p in enumerate(parts)], 1)
+        pos = torch.cat([p.pos for p in parts]) if self.position_dim else None
+        edge_attr = torch.cat([p.edge_attr for p in parts])
+        nodes = torch.cat([p.x for p in parts])
+        # edges of each part grouped graph by graph, as _assemble expects
+        edge_graph = torch.repeat_interleave(_offsets(counts)[:-1], counts)[edge_index[0]]
+        order = torch.sort(edge_graph, stable=True).indices
+        return _assemble(nodes, edge_index[:, order], edge_attr[order], pos, counts, edge_counts)
 
     def reference(self, x: State) -> Tensor:
         """The positions when the space has them (float), else the node types (int64)."""
@@ -266,26 +303,18 @@ class GraphSpace(AbstractStateSpace):
         v = self.variables(x) if variables is None else variables
         on = edges > 0
         i, j, g = v.pairs[0][on], v.pairs[1][on], v.pair_graph[on]
-        start = x.ptr[g]
-        local = torch.stack([i - start, j - start])
-        per_graph = torch.bincount(g, minlength=v.num_graphs).tolist()
-        sizes = self.num_nodes(x).tolist()
-        node_parts = nodes.split(sizes)
-        pos_parts = x.pos.split(sizes) if self.position_dim else None
-        graphs = []
-        for k, (ek, tk) in enumerate(
-            zip(local.split(per_graph, 1), edges[on].split(per_graph), strict=True)
-        ):
-            data = Data(
-                x=node_parts[k],
-                edge_index=torch.cat([ek, ek.flip(0)], 1),
-                edge_attr=torch.cat([tk, tk]),
-                num_nodes=sizes[k],
-            )
-            if pos_parts is not None:
-                data.pos = pos_parts[k]
-            graphs.append(data)
-        return Batch.from_data_list(graphs)
+        kinds = edges[on]
+        # both directions, grouped graph by graph
+        src, dst = torch.stack([i, j], 1).reshape(-1), torch.stack([j, i], 1).reshape(-1)
+        per_graph = torch.bincount(g, minlength=v.num_graphs) * 2
+        return _assemble(
+            nodes,
+            torch.stack([src, dst]),
+            kinds.repeat_interleave(2),
+            x.pos if self.position_dim else None,
+            self.num_nodes(x),
+            per_graph,
+        )
 
     # ---------------------------------------------------------------- conversions
 
@@ -391,6 +420,48 @@ def _check_range(a: Tensor, low: int, high: int, name: str, what: str, suffix: s
         raise ValueError(
             f"{name} has {what} outside [{low}, {high}): found {lo if lo < low else hi}{suffix}"
         )
+
+
+def _offsets(counts: Tensor) -> Tensor:
+    """``[0, c_0, c_0 + c_1, …]``, ``(len(counts) + 1,)``."""
+    return torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+
+
+def _gather(ptr: Tensor, counts: Tensor, index: Tensor) -> tuple[Tensor, Tensor]:
+    """The ids of the items of the groups ``index`` (group ``k`` is ``ptr[k] … ptr[k+1]−1``),
+    in order, and each picked group's size."""
+    picked = counts[index]
+    starts = ptr[index]
+    group = torch.repeat_interleave(torch.arange(len(index), device=ptr.device), picked)
+    within = torch.arange(int(picked.sum()), device=ptr.device) - _offsets(picked)[:-1][group]
+    return starts[group] + within, picked
+
+
+def _assemble(
+    nodes: Tensor,
+    edge_index: Tensor,
+    edge_attr: Tensor,
+    pos: Tensor | None,
+    node_counts: Tensor,
+    edge_counts: Tensor,
+) -> Batch:
+    """A ``Batch`` from flat tensors, edges grouped graph by graph, with the bookkeeping
+    ``Batch.from_data_list`` would give it (so ``to_data_list`` and ``get_example`` work)."""
+    device = nodes.device
+    b = len(node_counts)
+    ptr, eptr = _offsets(node_counts), _offsets(edge_counts)
+    batch = torch.repeat_interleave(torch.arange(b, device=device), node_counts)
+    out = Batch(x=nodes, edge_index=edge_index, edge_attr=edge_attr, batch=batch, ptr=ptr)
+    zeros = torch.zeros(b, dtype=torch.long, device=device)
+    slices = {"x": ptr, "edge_index": eptr, "edge_attr": eptr}
+    incs = {"x": zeros, "edge_index": ptr[:-1], "edge_attr": zeros}
+    if pos is not None:
+        out.pos = pos
+        slices["pos"], incs["pos"] = ptr, zeros
+    out._slice_dict = slices  # type: ignore[attr-defined]
+    out._inc_dict = incs  # type: ignore[attr-defined]
+    out._num_graphs = b  # type: ignore[attr-defined]
+    return out
 
 
 def _keys(i: Tensor, j: Tensor, kind: Tensor, n: int, kinds: int) -> Tensor:

@@ -136,6 +136,9 @@ def test_batch_operations_keep_graphs():
     other = SPACE.take(x, torch.tensor([1, 2, 0]))
     mixed = SPACE.where(torch.tensor([True, False, True]), x, other)
     assert SPACE.num_nodes(mixed).tolist() == [3, 1, 1]
+    assert [g.num_nodes for g in taken.to_data_list()] == [1, 3, 3]  # PyG bookkeeping kept
+    assert _same(SPACE.take(taken, torch.tensor([1])), SPACE.take(x, torch.tensor([0])))
+    assert _same(SPACE.cat([taken, x]), SPACE.take(x, torch.tensor([2, 0, 0, 0, 1, 2])))
     assert isinstance(SPACE.cat([x, x]), Batch) and SPACE.batch_size(SPACE.cat([x, x])) == 6
 
 
