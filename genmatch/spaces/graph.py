@@ -458,9 +458,9 @@ def _assemble(
     if pos is not None:
         out.pos = pos
         slices["pos"], incs["pos"] = ptr, zeros
-    out._slice_dict = slices  # type: ignore[attr-defined]
-    out._inc_dict = incs  # type: ignore[attr-defined]
-    out._num_graphs = b  # type: ignore[attr-defined]
+    out._slice_dict = slices
+    out._inc_dict = incs
+    out._num_graphs = b
     return out
 
 
