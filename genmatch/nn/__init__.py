@@ -2,6 +2,7 @@
 
 from genmatch.nn.embeddings import SinusoidalTimeEmbedding
 from genmatch.nn.encoders import FeatureEncoder, TokenEncoder, default_encoder
+from genmatch.nn.graph_transformer import GraphTransformer
 from genmatch.nn.mlp import MLP
 from genmatch.nn.multimodal import MultimodalTransformer
 from genmatch.nn.product_mlp import ProductMLP
@@ -9,6 +10,7 @@ from genmatch.nn.transformer import SequenceTransformer
 
 __all__ = [
     "FeatureEncoder",
+    "GraphTransformer",
     "MLP",
     "MultimodalTransformer",
     "ProductMLP",
