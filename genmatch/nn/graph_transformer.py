@@ -58,7 +58,8 @@ class GraphTransformer(nn.Module):
         super().__init__()
         if hidden % num_heads:
             raise ValueError(f"hidden ({hidden}) must be divisible by num_heads ({num_heads})")
-        node_heads, edge_heads = {}, {}
+        node_heads: dict[str, int] = {}
+        edge_heads: dict[str, int] = {}
         for name, shape in heads.items():
             kind, _, head = name.partition("/")
             if kind not in ("nodes", "edges") or not head or len(shape) != 2 or shape[0] != 1:

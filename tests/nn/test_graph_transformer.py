@@ -13,7 +13,11 @@ HEADS = {"nodes/logits": (1, 3), "edges/logits": (1, 4)}
 
 def _net():
     torch.manual_seed(0)
-    return GraphTransformer(SPACE, HEADS, hidden=16, num_layers=2, num_heads=2).double()
+    return (
+        GraphTransformer(SPACE, HEADS, hidden=16, num_layers=2, num_heads=2)
+        .double()
+        .requires_grad_(False)
+    )
 
 
 def _batch():
