@@ -1,7 +1,8 @@
-"""Data sets: seeded two-dimensional toy distributions and a labelled mixture."""
+"""Data sets: seeded two-dimensional toy distributions, a labelled mixture, graph families."""
 
 from __future__ import annotations
 
+from genmatch.data.graphs import planar_graphs, sbm_graphs, tree_graphs
 from genmatch.data.labelled import LabelledMixture
 from genmatch.data.toy import (
     ALL_TOY_SETS,
@@ -23,7 +24,10 @@ __all__ = [
     "SPIRALS_MAX_ANGLE",
     "SPIRALS_SCALE",
     "checkerboard",
+    "planar_graphs",
+    "sbm_graphs",
     "eight_gaussians",
     "spirals",
+    "tree_graphs",
     "two_moons",
 ]

@@ -1,10 +1,23 @@
-"""Sample-quality metrics: between point clouds in ``R^d`` and between samples on a manifold."""
+"""Sample-quality metrics: between point clouds in ``R^d``, between samples on a manifold, and
+between sets of graphs."""
 
 from genmatch.metrics.euclidean import (
     DEFAULT_RBF_BANDWIDTHS,
     energy_distance,
     rbf_mmd,
     sliced_wasserstein,
+)
+from genmatch.metrics.graph import (
+    GraphMetrics,
+    clustering_histogram,
+    degree_histogram,
+    gaussian_tv_mmd,
+    graph_metrics,
+    is_planar_connected,
+    is_tree,
+    novelty,
+    spectrum_histogram,
+    uniqueness,
 )
 from genmatch.metrics.manifold import (
     DEFAULT_GEODESIC_BANDWIDTHS,
@@ -13,6 +26,16 @@ from genmatch.metrics.manifold import (
 )
 
 __all__ = [
+    "GraphMetrics",
+    "clustering_histogram",
+    "degree_histogram",
+    "gaussian_tv_mmd",
+    "graph_metrics",
+    "is_planar_connected",
+    "is_tree",
+    "novelty",
+    "spectrum_histogram",
+    "uniqueness",
     "DEFAULT_GEODESIC_BANDWIDTHS",
     "DEFAULT_RBF_BANDWIDTHS",
     "energy_distance",
