@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import final
 
@@ -15,7 +16,9 @@ from genmatch.generators.base import AbstractGenerator, AbstractLinearParametriz
 from genmatch.generators.ctmc import CTMCGenerator, CTMCHead, JumpMethod, PosteriorValue
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.paths.graph import GraphMixturePath
+from genmatch.sources.categorical import CategoricalSource
 from genmatch.spaces.base import AbstractStateSpace
+from genmatch.spaces.discrete import DiscreteSpace
 from genmatch.spaces.graph import GraphSpace
 from genmatch.types import Field, HeadShapes, ParamValue, RawHeads
 
@@ -210,8 +213,9 @@ class GraphDivergence(AbstractBregmanDivergence):
 @final
 @dataclass(frozen=True, eq=False)
 class GraphGenerator(AbstractGenerator):
-    """A CTMC on graphs of fixed sizes: one :class:`~genmatch.generators.CTMCGenerator` moves
-    node types, one moves the type of every pair ``i < j`` (an edge is one variable, sampled
+    """A CTMC on graphs of fixed sizes: one :class:`~genmatch.generators.CTMCGenerator` (or
+    a generator wrapping one, e.g. a predictor–corrector) moves node types, one moves the type
+    of every pair ``i < j`` (an edge is one variable, sampled
     once, so graphs stay symmetric), each variable on its own clocks (GM eq. 9.8–9.9).
 
     Conditional target for a :class:`~genmatch.paths.GraphMixturePath`: each variable's CTMC
@@ -222,7 +226,8 @@ class GraphGenerator(AbstractGenerator):
 
     Args:
         space: the graph space.
-        nodes: the CTMC of the node variables, on ``space.node_space``.
+        nodes: the CTMC of the node variables, on ``space.node_space`` (one-variable
+            sequences; its step is handed the value of every node at once).
         edges: the CTMC of the pair variables, on ``space.edge_space``.
         node_weight: loss weight of the node terms (``> 0``).
         edge_weight: loss weight of the edge terms (``> 0``).
@@ -240,16 +245,26 @@ class GraphGenerator(AbstractGenerator):
     """
 
     space: GraphSpace
-    nodes: CTMCGenerator
-    edges: CTMCGenerator
+    nodes: AbstractGenerator
+    edges: AbstractGenerator
     node_weight: float = 1.0
     edge_weight: float = 1.0
     parametrization: GraphParametrization = field(init=False)
     divergence: GraphDivergence = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.nodes.space != self.space.node_space or self.edges.space != self.space.edge_space:
-            raise ValueError("the node and edge CTMCs must live on space.node_space/edge_space")
+        for name, gen, sub in (
+            ("nodes", self.nodes, self.space.node_space),
+            ("edges", self.edges, self.space.edge_space),
+        ):
+            if not isinstance(gen, AbstractGenerator):
+                raise TypeError(f"{name} must be an AbstractGenerator instance, got {gen!r}")
+            shapes = set(gen.head_shapes(sub).values())
+            if shapes != {(1, sub.num_states)}:
+                raise ValueError(
+                    f"the {name} generator must act on one-variable sequences of "
+                    f"{sub.num_states} states (space.{name[:-1]}_space), its heads are {shapes}"
+                )
         for name in ("node_weight", "edge_weight"):
             w = getattr(self, name)
             if isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0:
@@ -275,11 +290,19 @@ class GraphGenerator(AbstractGenerator):
         method: JumpMethod = JumpMethod.EXPONENTIAL,
         node_weight: float = 1.0,
         edge_weight: float = 1.0,
+        corrector: Callable[[Tensor], Tensor] | None = None,
     ) -> GraphGenerator:
-        """The graph CTMC of ``path``: both variables' CTMCs with its schedule and sources."""
+        """The graph CTMC of ``path``: both variables' CTMCs with its schedule and sources.
 
-        def part(sub: object, source: object) -> CTMCGenerator:
-            return CTMCGenerator(sub, path.kappa, head=head, method=method, source=source)  # type: ignore[arg-type]
+        With ``corrector`` (``t ↦ β_t ≥ 0``), each CTMC is wrapped in the predictor–corrector
+        :class:`~genmatch.compose.MixtureCorrector` (posterior head): sampling adds the
+        divergence-free corrector rates, training is unchanged.
+        """
+        from genmatch.compose.corrector import MixtureCorrector
+
+        def part(sub: DiscreteSpace, source: CategoricalSource) -> AbstractGenerator:
+            gen = CTMCGenerator(sub, path.kappa, head=head, method=method, source=source)
+            return gen if corrector is None else MixtureCorrector(gen, source, corrector)
 
         return cls(
             path.space,
@@ -340,7 +363,7 @@ class GraphGenerator(AbstractGenerator):
 
     @staticmethod
     def _step(
-        gen: CTMCGenerator,
+        gen: AbstractGenerator,
         value: ParamValue,
         x: Tensor,
         t: Tensor,

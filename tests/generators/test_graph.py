@@ -130,8 +130,10 @@ def _data(space):
     return space.from_networkx(graphs)
 
 
-@pytest.mark.parametrize("masked", [True, False])
-def test_oracle_reaches_the_data(masked):
+@pytest.mark.parametrize(
+    "masked, corrected", [(True, False), (False, False), (True, True), (False, True)]
+)
+def test_oracle_reaches_the_data(masked, corrected):
     space = GraphSpace(1, 2, mask=masked)
     data = _data(space)
     path = GraphMixturePath(
@@ -139,7 +141,8 @@ def test_oracle_reaches_the_data(masked):
         GraphSource.masked(space, data) if masked else GraphSource.marginal(space, data),
         LinearKappa(),
     )
-    gen = GraphGenerator.ctmc(path)
+    beta = (lambda t: 2.0 * (1 - t)) if corrected else None  # predictor-corrector or not
+    gen = GraphGenerator.ctmc(path, corrector=beta)
     oracle = ExactMarginal(path, gen, data, t_max=1.0, space=space)
     rng = torch.Generator().manual_seed(0)
     x_0 = path.source.sample(300, generator=rng)
@@ -190,7 +193,7 @@ def test_unsupported_path_and_mismatched_parts():
     path = _path(space, data, True)
     gen = GraphGenerator.ctmc(path)
     other = GraphSpace(1, 3, mask=True)
-    with pytest.raises(ValueError, match="node_space/edge_space"):
+    with pytest.raises(ValueError, match="one-variable sequences of 4 states"):
         GraphGenerator(other, gen.nodes, gen.edges)
     with pytest.raises(ValueError, match="edge_weight must be a number > 0"):
         GraphGenerator(space, gen.nodes, gen.edges, edge_weight=0.0)
