@@ -77,3 +77,19 @@ def test_manifold_likelihood_bench_quick():
             assert r["probe_std"] > 0  # a real estimate, not the exact trace
         if r["bench"] == "power_vs_product":
             assert r["max_abs_diff"] < 1e-3  # the same states and probes, two representations
+
+
+def test_graphs_bench_quick_prints_the_table(tmp_path):
+    records = run_quick("graphs.py", "--out", str(tmp_path))
+    rows = {r["row"]: r for r in records}
+    expected = {"floor", "summary"} | {
+        f"{s}/nfe{n}" for s in ("plain", "predictor-corrector") for n in (2, 4)
+    }
+    assert set(rows) == expected
+    for name in expected - {"summary"}:
+        for key in ("degree", "clustering", "spectral"):
+            assert math.isfinite(rows[name][key]) and rows[name][key] > -1e-3
+        for key in ("validity", "uniqueness", "novelty", "vun"):
+            assert 0 <= rows[name][key] <= 1
+    assert rows["floor"]["validity"] == 1.0  # training graphs are valid planar graphs
+    assert rows["summary"]["train_seconds_per_step"] > 0

@@ -147,3 +147,17 @@ def test_multimodal_2d_example(tmp_path):
     assert oracle["x_given_label"] > 0.85 * oracle["bayes_rate"]
     assert oracle["x_given_label"] > model["x_given_label"]
     assert 0 <= model["label_given_x_tv"] <= 1 and model["bayes_rate"] > 0.8
+
+
+def test_graphs_example(tmp_path):
+    metrics = _load("graphs").main(
+        ["--family", "tree", "--steps", "3", "--num-train", "24", "--num-test", "8",
+         "--num-samples", "6", "--nfe", "4", "--hidden", "16", "--layers", "1",
+         "--batch-size", "4", "--out", str(tmp_path)]
+    )  # fmt: skip
+    assert {p.name for p in tmp_path.iterdir()} >= {"metrics.json", "samples.png"}
+    assert set(metrics["samplers"]) == {"plain/nfe4", "predictor-corrector/nfe4"}
+    # the floor compares valid training trees with held-out ones
+    assert metrics["floor"]["validity"] == 1.0 and metrics["train_seconds_per_step"] > 0
+    for row in metrics["samplers"].values():
+        assert 0 <= row["validity"] <= 1 and row["degree"] > -1e-3

@@ -5,7 +5,8 @@ DiGress, DeFoG).
 MMDs are the biased estimate ``MMD² = E k(X, X') + E k(Y, Y') − 2 E k(X, Y)`` over the
 graphs' normalised histograms with the Gaussian total-variation kernel
 ``k(p, q) = exp(−TV(p, q)² / (2σ²))``, ``TV(p, q) = ½ Σ |p − q|`` (histograms zero-padded to a
-common length), the kernel of the SPECTRE benchmark code.
+common length), the kernel of the SPECTRE benchmark code. That kernel is not positive
+definite, so an estimate may be slightly negative (about ``−1e−4``) for close samples.
 """
 
 from __future__ import annotations
