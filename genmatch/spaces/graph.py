@@ -405,7 +405,11 @@ class GraphSpace(AbstractStateSpace):
                 num_nodes=len(ids),
             )
             if self.position_dim:
+                missing = [u for u in graph.nodes if "pos" not in graph.nodes[u]]
+                if missing:
+                    raise ValueError(f"nodes {missing[:5]} of a networkx graph have no 'pos'")
                 data.pos = torch.tensor([graph.nodes[u]["pos"] for u in graph.nodes], dtype=dtype)
+                data.pos = data.pos.reshape(len(ids), self.position_dim)
             out.append(data)
         batch = Batch.from_data_list(out)
         self.check(batch, "the networkx graphs")

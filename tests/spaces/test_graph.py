@@ -74,9 +74,17 @@ def test_positions_are_validated():
     graph = nx.path_graph(2)
     for u in graph:
         graph.nodes[u]["pos"] = [float(u), 0.0, 1.0]
-    x = space.from_networkx([graph, graph])
+    with pytest.raises(ValueError, match="have no 'pos'"):
+        space.from_networkx([nx.empty_graph(1)])
+    single = nx.empty_graph(1)
+    single.nodes[0]["pos"] = [9.0, 9.0, 9.0]
+    x = space.from_networkx([graph, single, graph])
+    x.pos[-2:] += 5.0
+    x = space.take(x, torch.tensor([0, 2]))
     space.check(x)
     assert x.pos.shape == (4, 3) and space.reference(x) is x.pos
+    assert x.pos[:, 0].tolist() == [0.0, 1.0, 5.0, 6.0]  # positions travel with their nodes
+    check_state_space(space, x, [_with(x, pos=x.pos[:, :2])])
     with pytest.raises(ValueError, match=r"pos must be \(4, 3\)"):
         space.check(_with(x, pos=x.pos[:, :2]))
     with pytest.raises(ValueError, match="NaN or infinite"):
