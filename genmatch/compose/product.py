@@ -17,6 +17,7 @@ from genmatch.generators.base import (
     UnsupportedPathError,
     reuse_first,
 )
+from genmatch.guidance.base import AbstractGuidableParametrization, AbstractTiltableParametrization
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.paths.product import ProductPath, factor_sample
 from genmatch.spaces.base import AbstractStateSpace
@@ -60,7 +61,9 @@ def _others_repeated(space: ProductSpace, x: State, name: str, y: State) -> dict
 
 @final
 @dataclass(frozen=True, eq=False)
-class ProductParametrization(AbstractLinearParametrization):
+class ProductParametrization(
+    AbstractLinearParametrization, AbstractGuidableParametrization, AbstractTiltableParametrization
+):
     """``L_t f(x) = Σ_k ⟨K_k f(x), F^k_t(x)⟩``: each factor's parametrization acting on its
     own coordinates (``K_k`` differentiates ``f`` in factor ``k`` with the others fixed).
 
@@ -114,6 +117,46 @@ class ProductParametrization(AbstractLinearParametrization):
     def posterior_mean(self, values: ProductValue, weights: Tensor) -> ProductValue:
         parts = {k: part.posterior_mean(values.parts[k], weights) for k, part in self.parts.items()}
         return ProductValue(parts)
+
+    def guide(
+        self, conditional: ProductValue, unconditional: ProductValue, weight: object, x_t: State
+    ) -> ProductValue:
+        """Factor by factor, each by its own rule, with per-factor weights (``{name: (batch,)}``)
+        or one ``(batch,)`` weight for all."""
+        out = {}
+        for k, part in self.parts.items():
+            if not isinstance(part, AbstractGuidableParametrization):
+                raise TypeError(f"factor {k!r} ({type(part).__name__}) has no guidance rule")
+            w = weight[k] if isinstance(weight, Mapping) else weight
+            out[k] = part.guide(conditional.parts[k], unconditional.parts[k], w, x_t[k])
+        return ProductValue(out)
+
+    def tilt(
+        self,
+        value: ProductValue,
+        x_t: State,
+        t: object,
+        log_likelihood: TestFunction,
+        weight: object,
+        path: AbstractConditionalPath,
+    ) -> ProductValue:
+        """Each factor's generator tilted by the joint likelihood as a function of that factor
+        (the others held at ``x_t``): the sum of the tilted factor generators is the tilt of
+        the product generator, as each changes one factor at a time."""
+        if not isinstance(path, ProductPath):
+            raise TypeError(f"a product is tilted with its ProductPath, got {type(path).__name__}")
+        times = factor_times(t, self.space.names)
+        out = {}
+        for k, part in self.parts.items():
+            if not isinstance(part, AbstractTiltableParametrization):
+                raise TypeError(f"factor {k!r} ({type(part).__name__}) has no predictor tilt")
+            w = weight[k] if isinstance(weight, Mapping) else weight
+
+            def in_factor(y: State, name: str = k) -> Tensor:
+                return log_likelihood(_others_repeated(self.space, x_t, name, y))
+
+            out[k] = part.tilt(value.parts[k], x_t[k], times[k], in_factor, w, path.paths[k])
+        return ProductValue(out)
 
 
 @final

@@ -16,6 +16,7 @@ from genmatch.generators.base import (
     TestFunction,
     reuse_first,
 )
+from genmatch.guidance.base import AbstractGuidableParametrization
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.types import Field, HeadShapes, ParamValue, RawHeads, State
@@ -66,7 +67,7 @@ class SuperposedValue:
 
 @final
 @dataclass(frozen=True)
-class SuperpositionParametrization(AbstractLinearParametrization):
+class SuperpositionParametrization(AbstractLinearParametrization, AbstractGuidableParametrization):
     """``L_t f = Σ_i α^i_t ⟨K^i f, F^i_t⟩``: the parts' parametrizations side by side."""
 
     parts: tuple[AbstractLinearParametrization, ...]
@@ -100,6 +101,25 @@ class SuperpositionParametrization(AbstractLinearParametrization):
 
     def scale(self, value: SuperposedValue, factor: Tensor) -> SuperposedValue:
         return SuperposedValue(value.parts, value.weights * factor[:, None])
+
+    def guide(
+        self,
+        conditional: SuperposedValue,
+        unconditional: SuperposedValue,
+        weight: Tensor,
+        x_t: State,
+    ) -> SuperposedValue:
+        """Part by part, each by its own rule (weights ``α_t`` unchanged): ``Σ_i α^i L^i_guided``.
+
+        Raises:
+            TypeError: if a part has no guidance rule.
+        """
+        parts = []
+        for p, a, b in zip(self.parts, conditional.parts, unconditional.parts, strict=True):
+            if not isinstance(p, AbstractGuidableParametrization):
+                raise TypeError(f"{type(p).__name__} (a superposed part) has no guidance rule")
+            parts.append(p.guide(a, b, weight, x_t))
+        return SuperposedValue(tuple(parts), conditional.weights)
 
     def posterior_mean(self, values: SuperposedValue, weights: Tensor) -> SuperposedValue:
         b, n = weights.shape

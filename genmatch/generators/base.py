@@ -185,14 +185,24 @@ class AbstractGenerator(abc.ABC):
         """Raw network outputs → ``F^θ_t(x) ∈ Ω_x`` (delegates to the parametrization)."""
         return self.parametrization.constrain(raw, x_t, t)
 
-    def field(self, net: Network) -> Field:
-        """Wrap a network returning raw heads into a field ``(x, t) ↦ F^θ_t(x)``."""
+    def field(self, net: Network, condition: object = None) -> Field:
+        """Wrap a network returning raw heads into a field ``(x, t) ↦ F^θ_t(x)``.
+
+        With a ``condition`` (a :class:`~genmatch.guidance.Condition` or a batch of conditions),
+        the network is called as ``net(x, t, condition)``: the field ``F^θ_t(x | c)``.
+        """
         constrain = self.constrain
+        if condition is None:
 
-        def field(x: State, t: Tensor) -> ParamValue:
-            return constrain(net(x, t), x, t)
+            def field(x: State, t: Tensor) -> ParamValue:
+                return constrain(net(x, t), x, t)
 
-        return field
+            return field
+
+        def conditioned(x: State, t: Tensor) -> ParamValue:
+            return constrain(net(x, t, condition), x, t)  # type: ignore[call-arg]
+
+        return conditioned
 
     def apply(self, f: TestFunction, x_t: State, value: ParamValue) -> Tensor:
         """``L_t f(x)`` for the generator with parametrization ``value`` (GM eq. 9.3)."""

@@ -14,6 +14,7 @@ from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.divergences.generalized_kl import GeneralizedKL
 from genmatch.generators.base import AbstractLinearParametrization, TestFunction
 from genmatch.generators.jump_base import AbstractJumpGenerator, JumpProposal, jump_probability
+from genmatch.guidance.base import AbstractGuidableParametrization, geometric
 from genmatch.paths.base import AbstractConditionalPath, AbstractGaussianPath, PathSample
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.types import HeadShapes, RawHeads
@@ -53,7 +54,7 @@ class Bins:
 
 @final
 @dataclass(frozen=True)
-class BinnedJumpParametrization(AbstractLinearParametrization):
+class BinnedJumpParametrization(AbstractLinearParametrization, AbstractGuidableParametrization):
     """Per-coordinate jump measures ``Q_t(k, x)_i = λ_i(x) J_i(k | x)`` on bins (GM eq. 9.7).
 
     ``V_x = R^{d × K}``, ``Ω_x = [0, ∞)^{d × K}``, ``⟨a, b⟩ = Σ a b``, and
@@ -92,6 +93,12 @@ class BinnedJumpParametrization(AbstractLinearParametrization):
 
     def inner(self, a: Tensor, b: Tensor, x_t: Tensor) -> Tensor:
         return (a * b).reshape(a.shape[0], -1).sum(1)
+
+    def guide(
+        self, conditional: Tensor, unconditional: Tensor, weight: Tensor, x_t: Tensor
+    ) -> Tensor:
+        """Jump measures ``Q_c^{1+w} Q^{−w}`` bin by bin: non-negative for ``w ≥ −1``."""
+        return geometric(conditional, unconditional, weight)
 
 
 def _normal_pdf(u: Tensor) -> Tensor:

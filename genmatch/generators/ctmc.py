@@ -34,6 +34,11 @@ from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.divergences.generalized_kl import GeneralizedKL
 from genmatch.divergences.kl import KLDivergence
 from genmatch.generators.base import AbstractGenerator, AbstractLinearParametrization, TestFunction
+from genmatch.guidance.base import (
+    AbstractGuidableParametrization,
+    AbstractTiltableParametrization,
+    geometric,
+)
 from genmatch.paths.base import AbstractConditionalPath, AbstractFactorizedMixturePath, PathSample
 from genmatch.paths.kappa import AbstractKappaSchedule
 from genmatch.sources.categorical import CategoricalSource
@@ -68,10 +73,35 @@ class JumpMethod(enum.Enum):
 @final
 @dataclass(frozen=True)
 class PosteriorValue:
-    """The posterior head's value: probabilities ``(batch, L, S)`` and ``λ_t`` ``(batch,)``."""
+    """The posterior head's value: probabilities ``(batch, L, S)`` and ``λ_t`` ``(batch,)``.
+
+    The rates are ``u^i(y|x) = s^i λ_t p^i(y|x)`` for ``y ≠ x_i``, where the optional ``speed``
+    ``s`` ``(batch, L)`` (1 when ``None``) lets guided rates, which need not have the mixture
+    path's form, keep the posterior head's exact time integration of ``λ_t``
+    (:meth:`CTMCGenerator.posterior_step`). Network outputs, targets and oracles have no speed.
+    """
 
     probs: Tensor
     intensity: Tensor
+    speed: Tensor | None = None
+
+    def relative_rates(self, x: Tensor) -> Tensor:
+        """``u^i(y|x) / λ_t = s^i p^i(y|x)`` off the current tokens, ``(batch, L, S)``."""
+        rel = self.probs * _off_current(x, self.probs.shape[-1], self.probs)
+        return rel if self.speed is None else self.speed[..., None] * rel
+
+    @staticmethod
+    def from_relative_rates(rel: Tensor, x: Tensor, intensity: Tensor) -> PosteriorValue:
+        """The value with rates ``λ_t rel`` (``rel ≥ 0``, 0 on the current tokens): ``p ∝ rel``
+        and ``s = Σ_y rel`` (a position with no rate keeps ``p = δ_{x_i}``, ``s = 0``)."""
+        total = rel.sum(-1)
+        stay = F.one_hot(x, rel.shape[-1]).to(rel.dtype)
+        probs = torch.where(
+            total[..., None] > 0,
+            rel / total.clamp_min(torch.finfo(rel.dtype).tiny)[..., None],
+            stay,
+        )
+        return PosteriorValue(probs, intensity, total)
 
 
 def neighbour_differences(f: TestFunction, x: Tensor, num_states: int) -> Tensor:
@@ -93,7 +123,9 @@ def _off_current(x: Tensor, num_states: int, like: Tensor) -> Tensor:
 
 @final
 @dataclass(frozen=True)
-class RateParametrization(AbstractLinearParametrization):
+class RateParametrization(
+    AbstractLinearParametrization, AbstractGuidableParametrization, AbstractTiltableParametrization
+):
     """``Ω_x``: non-negative rates off the current token (eq. 9.8); head ``"rate"`` ``(L, S)``."""
 
     space: DiscreteSpace
@@ -110,10 +142,30 @@ class RateParametrization(AbstractLinearParametrization):
     def inner(self, a: Tensor, b: Tensor, x_t: Tensor) -> Tensor:
         return (a * b).sum((1, 2))
 
+    def guide(
+        self, conditional: Tensor, unconditional: Tensor, weight: Tensor, x_t: Tensor
+    ) -> Tensor:
+        """``u_c^{1+w} u^{−w}`` off the current tokens (0 on them)."""
+        return geometric(conditional, unconditional, weight)
+
+    def tilt(
+        self,
+        value: Tensor,
+        x_t: Tensor,
+        t: Tensor,
+        log_likelihood: TestFunction,
+        weight: Tensor,
+        path: AbstractConditionalPath,
+    ) -> Tensor:
+        """``u^i(y|x) (p_t(c|x^{i→y}) / p_t(c|x))^w``, the predictor on all ``L·S`` neighbours."""
+        return value * likelihood_ratio(log_likelihood, x_t, self.space.num_states, weight)
+
 
 @final
 @dataclass(frozen=True, eq=False)
-class PosteriorParametrization(AbstractLinearParametrization):
+class PosteriorParametrization(
+    AbstractLinearParametrization, AbstractGuidableParametrization, AbstractTiltableParametrization
+):
     """``u^i(y|x) = λ_t p^i(y|x)``: probabilities on the simplex; head ``"logits"`` ``(L, S)``.
 
     On a space with a mask token the posterior gives it probability 0 (data hold no masks).
@@ -156,6 +208,62 @@ class PosteriorParametrization(AbstractLinearParametrization):
         mean = (weights[:, :, None, None] * probs).sum(1)
         return PosteriorValue(mean, values.intensity.reshape(b, n)[:, 0])
 
+    def guide(
+        self,
+        conditional: PosteriorValue,
+        unconditional: PosteriorValue,
+        weight: Tensor,
+        x_t: Tensor,
+    ) -> PosteriorValue:
+        """The rates ``u_c^{1+w} u^{−w}`` (the shared ``λ_t`` factors out of the geometric
+        mean), kept in the posterior form with a speed; ``conditional`` itself at ``w = 0``."""
+        rel = geometric(conditional.relative_rates(x_t), unconditional.relative_rates(x_t), weight)
+        guided = PosteriorValue.from_relative_rates(rel, x_t, conditional.intensity)
+        return _select(weight == -1, unconditional, _select(weight == 0, conditional, guided))
+
+    def tilt(
+        self,
+        value: PosteriorValue,
+        x_t: Tensor,
+        t: Tensor,
+        log_likelihood: TestFunction,
+        weight: Tensor,
+        path: AbstractConditionalPath,
+    ) -> PosteriorValue:
+        """Rates ``u^i(y|x) (p_t(c|x^{i→y}) / p_t(c|x))^w`` in the posterior form with a speed."""
+        ratio = likelihood_ratio(log_likelihood, x_t, self.space.num_states, weight)
+        return PosteriorValue.from_relative_rates(
+            value.relative_rates(x_t) * ratio, x_t, value.intensity
+        )
+
+
+def _select(rows: Tensor, a: PosteriorValue, b: PosteriorValue) -> PosteriorValue:
+    """``a`` where ``rows`` ``(batch,)``, else ``b``, field by field (speeds default to 1)."""
+
+    def speed(v: PosteriorValue) -> Tensor:
+        return v.speed if v.speed is not None else torch.ones_like(v.probs[..., 0])
+
+    if a.speed is None and b.speed is None:
+        new_speed = None
+    else:
+        new_speed = torch.where(rows[:, None], speed(a), speed(b))
+    return PosteriorValue(
+        torch.where(rows[:, None, None], a.probs, b.probs),
+        torch.where(rows, a.intensity, b.intensity),
+        new_speed,
+    )
+
+
+def likelihood_ratio(
+    log_likelihood: TestFunction, x: Tensor, num_states: int, weight: Tensor
+) -> Tensor:
+    """``(p(c|x^{i→y}) / p(c|x))^w`` for every single-site change, ``(batch, L, S)`` (1 at
+    ``y = x_i``). A neighbour the predictor rules out gets 0; from a point it rules out
+    (``p(c|x) = 0``) a possible neighbour gets ``e^{50}``: leave at once."""
+    diff = neighbour_differences(log_likelihood, x, num_states)
+    diff = torch.nan_to_num(diff, nan=0.0, posinf=50.0)
+    return torch.exp(weight.to(diff.dtype)[:, None, None] * diff)
+
 
 @final
 @dataclass(frozen=True)
@@ -186,8 +294,7 @@ def posterior_to_rates(value: PosteriorValue, x: Tensor) -> Tensor:
         >>> rates_to_posterior(rates, x, value.intensity).probs
         tensor([[[0.5000, 0.2500, 0.2500]]])
     """
-    rates = value.intensity[:, None, None] * value.probs
-    return rates * _off_current(x, value.probs.shape[-1], rates)
+    return value.intensity[:, None, None] * value.relative_rates(x)
 
 
 def rates_to_posterior(rates: Tensor, x: Tensor, intensity: Tensor) -> PosteriorValue:
@@ -351,14 +458,17 @@ class CTMCGenerator(AbstractGenerator):
             probs = probs ** (1 / self.temperature)
             probs = probs / probs.sum(-1, keepdim=True)
         survival = self.kappa.survival(t, (t + h).clamp(max=1.0))[:, None]
+        if value.speed is not None:  # rates s λ_t p: survival S^s (0^0 = 1: no rate, no jump)
+            survival = survival**value.speed
         draw = _categorical(probs, generator)
         if self.method is JumpMethod.EXPONENTIAL:
             u = torch.rand(x.shape, generator=generator, dtype=probs.dtype, device=x.device)
             return torch.where(u < 1 - survival, draw, x)
-        integrated = -torch.log(survival)  # ∫ λ over the step; inf at the last step
+        integrated = -torch.log(survival)  # ∫ s λ over the step; inf at the last step
+        integrated = integrated.expand(x.shape)
         rates = probs * _off_current(x, self.space.num_states, probs)
         finite = torch.isfinite(integrated)
         leaped = jump_from_rates(
-            rates, x, torch.where(finite, integrated, 0.0)[:, 0], self.method, generator
+            rates * torch.where(finite, integrated, 0.0)[..., None], x, 1.0, self.method, generator
         )
         return torch.where(finite, leaped, draw)

@@ -25,6 +25,7 @@ from torch.nn import functional as F
 from genmatch._checks import value_checks_enabled
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.generators.base import AbstractGenerator, AbstractLinearParametrization, TestFunction
+from genmatch.guidance.base import AbstractGuidableParametrization, extrapolate
 from genmatch.paths.base import AbstractConditionalPath, AbstractGaussianPath, PathSample
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.types import Field, HeadShapes, RawHeads
@@ -68,7 +69,7 @@ def _as_matrix(diffusion: Tensor, d: int) -> Tensor:
 
 @final
 @dataclass(frozen=True)
-class DriftDiffusionParametrization(AbstractLinearParametrization):
+class DriftDiffusionParametrization(AbstractLinearParametrization, AbstractGuidableParametrization):
     """``L f = ⟨(∇f, ½∇²f), (b, Σ)⟩``; ``Ω_x = R^d × PSD`` (GM eq. 9.5 + 9.6).
 
     Heads ``"drift"`` ``(d,)`` and ``"diffusion"`` (shape by ``structure``). Points are flat
@@ -112,6 +113,19 @@ class DriftDiffusionParametrization(AbstractLinearParametrization):
         grad, hessian = a
         sigma = _as_matrix(b.diffusion, x_t.shape[1])
         return (grad * b.drift).sum(1) + 0.5 * (hessian * sigma).sum((1, 2))
+
+    def guide(
+        self,
+        conditional: DriftDiffusion,
+        unconditional: DriftDiffusion,
+        weight: Tensor,
+        x_t: Tensor,
+    ) -> DriftDiffusion:
+        """Drifts ``(1 + w) b(x|c) − w b(x)``; the diffusion coefficient is the conditional
+        model's (guidance moves the drift, not the noise level; both models share it when the
+        path fixes ``g_t``)."""
+        drift = extrapolate(conditional.drift, unconditional.drift, weight)
+        return DriftDiffusion(drift, conditional.diffusion)
 
     def scale(self, value: DriftDiffusion, factor: Tensor) -> DriftDiffusion:
         c = factor.reshape(-1, *([1] * (value.diffusion.dim() - 1)))

@@ -15,7 +15,18 @@ from genmatch.generators.base import (
     AbstractLinearParametrization,
     TestFunction,
 )
-from genmatch.paths.base import AbstractConditionalPath, AbstractInterpolantPath, PathSample
+from genmatch.guidance.base import (
+    AbstractGuidableParametrization,
+    AbstractTiltableParametrization,
+    extrapolate,
+    per_point,
+)
+from genmatch.paths.base import (
+    AbstractConditionalPath,
+    AbstractGaussianPath,
+    AbstractInterpolantPath,
+    PathSample,
+)
 from genmatch.solvers.base import AbstractODESolver
 from genmatch.solvers.euler import Euler
 from genmatch.spaces.base import AbstractStateSpace
@@ -24,7 +35,9 @@ from genmatch.types import Field, HeadShapes, RawHeads
 
 @final
 @dataclass(frozen=True)
-class VelocityParametrization(AbstractLinearParametrization):
+class VelocityParametrization(
+    AbstractLinearParametrization, AbstractGuidableParametrization, AbstractTiltableParametrization
+):
     """Flows: ``Ω_x = V_x = R^d``, ``K f = ∇f``, Euclidean inner product (GM eq. 9.5).
 
     One raw head ``"velocity"`` shaped like a point, used as is.
@@ -49,6 +62,40 @@ class VelocityParametrization(AbstractLinearParametrization):
 
     def inner(self, a: Tensor, b: Tensor, x_t: Tensor) -> Tensor:
         return (a * b).reshape(a.shape[0], -1).sum(1)
+
+    def guide(
+        self, conditional: Tensor, unconditional: Tensor, weight: Tensor, x_t: Tensor
+    ) -> Tensor:
+        """``(1 + w) u(x|c) − w u(x)``."""
+        return extrapolate(conditional, unconditional, weight)
+
+    def tilt(
+        self,
+        value: Tensor,
+        x_t: Tensor,
+        t: Tensor,
+        log_likelihood: TestFunction,
+        weight: Tensor,
+        path: AbstractConditionalPath,
+    ) -> Tensor:
+        """``u_t(x) + w b_t ∇ log p_t(c|x)``, ``b_t = σ_t (α̇_t σ_t/α_t − σ̇_t)`` on an affine
+        Gaussian path (0 where ``α_t = 0``: there ``x_t`` carries no information on ``c``)."""
+        if not isinstance(path, AbstractGaussianPath):
+            raise TypeError(
+                f"predictor guidance of a flow needs an AbstractGaussianPath, got "
+                f"{type(path).__name__}"
+            )
+        s = path.coefficients(t)
+        ok = s.alpha_t > 0
+        b = torch.where(
+            ok,
+            s.sigma_t * (s.d_alpha_t * s.sigma_t / torch.where(ok, s.alpha_t, 1.0) - s.d_sigma_t),
+            0.0,
+        )
+        with torch.enable_grad():
+            x = x_t.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(log_likelihood(x).sum(), x)
+        return value + per_point(weight * b, value) * grad
 
 
 @final

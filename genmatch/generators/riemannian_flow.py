@@ -15,6 +15,7 @@ from genmatch.generators.base import (
     AbstractLinearParametrization,
     TestFunction,
 )
+from genmatch.guidance.base import AbstractGuidableParametrization, extrapolate
 from genmatch.paths.base import AbstractConditionalPath, AbstractInterpolantPath, PathSample
 from genmatch.solvers.riemannian_base import AbstractRiemannianSolver
 from genmatch.solvers.riemannian_euler import RiemannianEuler
@@ -25,7 +26,9 @@ from genmatch.types import Field, HeadShapes, RawHeads
 
 @final
 @dataclass(frozen=True, eq=False)
-class TangentVelocityParametrization(AbstractLinearParametrization):
+class TangentVelocityParametrization(
+    AbstractLinearParametrization, AbstractGuidableParametrization
+):
     """Riemannian flows: ``Ω_x = V_x = T_xM``, ``K f = ∇_g f`` (the Riemannian gradient) and
     the metric ``⟨·,·⟩_{g(x)}`` (GM eq. 9.10).
 
@@ -52,6 +55,13 @@ class TangentVelocityParametrization(AbstractLinearParametrization):
 
     def scale(self, value: TangentVector, factor: Tensor) -> TangentVector:
         return TangentVector(value.x, factor.reshape(-1, *[1] * (value.v.dim() - 1)) * value.v)
+
+    def guide(
+        self, conditional: TangentVector, unconditional: TangentVector, weight: Tensor, x_t: Tensor
+    ) -> TangentVector:
+        """``(1 + w) u(x|c) − w u(x)`` in ``T_xM`` (a linear combination of tangent vectors at
+        the same base point is tangent)."""
+        return TangentVector(conditional.x, extrapolate(conditional.v, unconditional.v, weight))
 
     def posterior_mean(self, values: TangentVector, weights: Tensor) -> TangentVector:
         # all latents share the base point x; the mean is taken in T_xM

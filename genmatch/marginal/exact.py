@@ -16,7 +16,7 @@ from genmatch._pairs import pair_up
 from genmatch.generators.base import AbstractGenerator
 from genmatch.paths.base import AbstractDensityPath
 from genmatch.spaces.base import TENSORS, AbstractStateSpace
-from genmatch.types import ParamValue, State, Times
+from genmatch.types import Field, ParamValue, State, Times
 
 
 @final
@@ -56,6 +56,10 @@ class ExactMarginal:
         max_pairs: memory bound: at most this many (point, datum) pairs per chunk.
         space: the state space; needed for batches that are neither tensors nor dicts/tuples
             of tensors, and used to validate ``data`` and ``x``.
+        conditions: optional labels of the data, ``(N, *c_shape)`` (e.g. class labels ``(N,)``):
+            :meth:`given` restricts the posterior to the data with a condition and gives the
+            exact conditional generator ``F_t(x | c)``, :meth:`log_likelihood` the exact
+            ``log p_t(c | x)``; with them guidance can be tested without a network.
 
     Example:
         >>> import torch
@@ -71,6 +75,7 @@ class ExactMarginal:
     t_max: float | Mapping[str, float] = 0.99
     max_pairs: int = 1 << 21
     space: AbstractStateSpace | None = None
+    conditions: Tensor | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, AbstractDensityPath):
@@ -90,6 +95,14 @@ class ExactMarginal:
             raise ValueError(f"data must be (N, *event) with N >= 1, got {tuple(self.data.shape)}")
         if states.batch_size(self.data) == 0:
             raise ValueError("data must be (N, *event) with N >= 1, got 0 points")
+        if self.conditions is not None:
+            if not isinstance(self.conditions, Tensor) or self.conditions.dim() < 1:
+                raise TypeError("conditions must be a tensor (N, *c_shape) aligned with data")
+            if self.conditions.shape[0] != states.batch_size(self.data):
+                raise ValueError(
+                    f"conditions has {self.conditions.shape[0]} rows, data "
+                    f"{states.batch_size(self.data)} points"
+                )
         for name, t_max in _as_leaf_dict(self.t_max).items():
             if isinstance(t_max, bool) or not isinstance(t_max, (int, float)):
                 raise TypeError(f"t_max{name} must be a float, got {t_max!r}")
@@ -116,10 +129,48 @@ class ExactMarginal:
         """``p_{Z|t}(z_i|x)``: ``x`` (``batch`` points), ``t (batch,)`` → ``(batch, N)``."""
         return self._posterior(x, self._clip(t))
 
-    def _posterior(self, x: State, t: Times) -> Tensor:
+    def _log_joint(self, x: State, t: Times) -> Tensor:
+        """``log p_{t|Z}(x|z_i)``, ``(batch, N)``."""
         states = self._states
         x_rep, t_rep, z_rep = pair_up(x, t, self.data, states)
-        log_p = self.path.log_prob(x_rep, t_rep, z_rep).reshape(states.batch_size(x), -1)
+        return self.path.log_prob(x_rep, t_rep, z_rep).reshape(states.batch_size(x), -1)
+
+    def _matches(self, c: Tensor) -> Tensor:
+        """``c_b = c(z_i)`` for each point ``b`` and datum ``i``, ``(batch, N)`` bool."""
+        if self.conditions is None:
+            raise ValueError("this ExactMarginal has no conditions: pass conditions=labels")
+        if not isinstance(c, Tensor) or tuple(c.shape[1:]) != tuple(self.conditions.shape[1:]):
+            got = tuple(c.shape) if isinstance(c, Tensor) else type(c).__name__
+            raise ValueError(
+                f"c must be (batch, {tuple(self.conditions.shape[1:])}) like the conditions, "
+                f"got {got}"
+            )
+        conds = self.conditions.to(c.device)
+        eq = c[:, None] == conds[None]
+        return eq.reshape(eq.shape[0], eq.shape[1], -1).all(-1)
+
+    def given(self, c: Tensor) -> Field:
+        """The exact conditional field ``(x, t) ↦ F_t(x | c)`` for conditions ``c`` ``(batch,
+        *c_shape)`` (one per point): the marginal of the data whose condition is ``c``."""
+
+        def field(x: State, t: Times) -> ParamValue:
+            return self._evaluate(x, t, c)
+
+        return field
+
+    def log_likelihood(self, x: State, t: Times, c: Tensor) -> Tensor:
+        """The exact predictor ``log p_t(c | x) = log Σ_{i: c(z_i) = c} p_{Z|t}(z_i | x)``,
+        ``(batch,)`` (differentiable in ``x``)."""
+        log_p = self._log_joint(x, self._clip(t))
+        match = self._matches(c)
+        return torch.logsumexp(log_p.masked_fill(~match, float("-inf")), 1) - torch.logsumexp(
+            log_p, 1
+        )
+
+    def _posterior(self, x: State, t: Times, c: Tensor | None = None) -> Tensor:
+        log_p = self._log_joint(x, t)
+        if c is not None:
+            log_p = log_p.masked_fill(~self._matches(c), float("-inf"))
         # a point no datum can reach (possible after a discretised step, e.g. two positions of
         # a sequence jumping towards different data) gets uniform weights rather than NaN
         impossible = torch.isneginf(log_p).all(1, keepdim=True)
@@ -144,11 +195,9 @@ class ExactMarginal:
             parts.append(self._evaluate(states.take(x, index), t_chunk))
         return _concat(parts)
 
-    def _evaluate(self, x: State, t: Times) -> ParamValue:
+    def _evaluate(self, x: State, t: Times, c: Tensor | None = None) -> ParamValue:
         t = self._clip(t)
-        return self.generator.marginal_target(
-            self.path, x, t, self.data, self._posterior(x, t)
-        )
+        return self.generator.marginal_target(self.path, x, t, self.data, self._posterior(x, t, c))
 
 
 def _clip_one(t: Tensor, t_max: float) -> Tensor:
