@@ -14,6 +14,7 @@ from genmatch.generators.base import (
     AbstractGenerator,
     AbstractLinearParametrization,
     TestFunction,
+    check_step,
 )
 from genmatch.paths.base import AbstractConditionalPath, AbstractInterpolantPath, PathSample
 from genmatch.solvers.riemannian_base import AbstractRiemannianSolver
@@ -131,4 +132,6 @@ class RiemannianFlowGenerator(AbstractGenerator):
         generator: torch.Generator | None = None,
     ) -> Tensor:
         assert self.solver is not None
+        check_step(x, t, h)
+        self.space.check(x, "x")  # off-manifold points (a value check: one sync per step)
         return self.solver.step(field, x, t, h)
