@@ -19,8 +19,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m genmatch demo
 
+# The tests run in a random order (pytest-randomly); the seed is printed first, and
+# `make test SEED=N` reruns that order.
+ifndef SEED
+SEED := $(shell $(PYTHON) -c "import random; print(random.randrange(1 << 32))")
+endif
+
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -p no:cacheprovider
+	@echo "test order: --randomly-seed=$(SEED) (rerun it with: make test SEED=$(SEED))"
+	$(PY) -m pytest -n 2 -p no:cacheprovider --randomly-seed=$(SEED)
 
 lint: $(STAMP)
 	$(PY) -m ruff check genmatch tests bench examples

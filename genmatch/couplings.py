@@ -18,7 +18,7 @@ import ot
 import torch
 from torch import Tensor
 
-from genmatch._checks import check_like
+from genmatch._checks import check_like, check_nonempty
 
 
 @final
@@ -75,6 +75,7 @@ def _cost(x_0: Tensor, x_1: Tensor) -> Tensor:
             f"x_0 and x_1 must have the same shape, got {tuple(x_0.shape)} and {tuple(x_1.shape)}"
         )
     check_like(x_1, x_0, "x_1", "x_0")
+    check_nonempty(x_0.shape[0] if x_0.dim() else 0, "x_0")
     a, b = x_0.detach().flatten(1).double().cpu(), x_1.detach().flatten(1).double().cpu()
     return torch.cdist(a, b) ** 2
 

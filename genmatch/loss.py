@@ -8,8 +8,15 @@ from typing import final
 
 import torch
 from torch import Tensor
+from torch.utils import _pytree as pytree
 
-from genmatch._checks import check_like, time_dtype
+from genmatch._checks import (
+    check_finite,
+    check_instance,
+    check_like,
+    check_same_shapes,
+    time_dtype,
+)
 from genmatch.couplings import AbstractCoupling, IndependentCoupling
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.generators.base import AbstractGenerator
@@ -90,6 +97,15 @@ class GeneratorMatchingLoss:
     divergence: AbstractBregmanDivergence | None = None
     space: AbstractStateSpace | None = None
 
+    def __post_init__(self) -> None:
+        check_instance(self.path, AbstractConditionalPath, "path")
+        check_instance(self.generator, AbstractGenerator, "generator")
+        check_instance(self.time_sampler, AbstractTimeSampler, "time_sampler")
+        check_instance(self.coupling, AbstractCoupling, "coupling")
+        check_instance(self.source, AbstractSource, "source", optional=True)
+        check_instance(self.divergence, AbstractBregmanDivergence, "divergence", optional=True)
+        check_instance(self.space, AbstractStateSpace, "space", optional=True)
+
     def terms(
         self,
         net: Network,
@@ -124,6 +140,8 @@ class GeneratorMatchingLoss:
         if self.space is None and isinstance(x_1, Tensor) and x_1.dim() < 1:
             raise ValueError(f"x_1 must be a non-empty batch, got shape {tuple(x_1.shape)}")
         space.check(x_1, "x_1")
+        if self.space is None:  # the real space checks values; tensors are checked finite here
+            _check_finite_leaves(x_1, "x_1")
         n = space.batch_size(x_1)
         if n == 0:
             raise ValueError("x_1 must be a non-empty batch, got 0 points")
@@ -146,6 +164,7 @@ class GeneratorMatchingLoss:
         sample = self.path.sample(x_1, times, x_0=x_0, generator=generator)
         target = self.generator.conditional_target(self.path, sample)
         prediction = self.generator.constrain(net(sample.x_t, sample.t), sample.x_t, sample.t)
+        check_same_shapes(prediction, target, "the prediction", "the target F_t(x|z)")
         divergence = self.divergence if self.divergence is not None else self.generator.divergence
         parts = divergence.terms(target, prediction)
         per_sample = torch.stack(list(parts.values())).sum(0) if parts else divergence(
@@ -175,6 +194,12 @@ class GeneratorMatchingLoss:
         return self._evaluate(net, x_1, x_0, t, generator).per_sample.mean()
 
 
+def _check_finite_leaves(x: State, name: str) -> None:
+    for leaf in pytree.tree_leaves(x):
+        if isinstance(leaf, Tensor) and leaf.is_floating_point():
+            check_finite(leaf, name)
+
+
 def _check_pair(space: AbstractStateSpace, x_0: State, x_1: State) -> None:
     """``x_0`` must be a batch like ``x_1``: tensors of equal shape, dtype and device."""
     if isinstance(x_0, Tensor) and isinstance(x_1, Tensor):
@@ -184,6 +209,7 @@ def _check_pair(space: AbstractStateSpace, x_0: State, x_1: State) -> None:
                 f"got {tuple(x_0.shape)} and {tuple(x_1.shape)}"
             )
         check_like(x_0, x_1, "x_0", "x_1")
+        _check_finite_leaves(x_0, "x_0")
         return
     space.check(x_0, "x_0")
     if space.batch_size(x_0) != space.batch_size(x_1):

@@ -8,7 +8,7 @@ from typing import final
 import torch
 from torch import nn
 
-from genmatch._checks import time_dtype
+from genmatch._checks import check_instance, time_dtype
 from genmatch.generators.base import AbstractGenerator
 from genmatch.spaces.base import TENSORS, AbstractStateSpace
 from genmatch.time import FactorGrids, TimeGrid
@@ -79,6 +79,7 @@ def simulate(
         >>> out.nfe, torch.allclose(out.x, torch.tensor([[0.5403, 0.8415]]), atol=1e-4)
         (32, True)
     """
+    check_instance(generator, AbstractGenerator, "generator")
     if isinstance(grid, int) and not isinstance(grid, bool):
         grid = TimeGrid.uniform(grid)
     if not isinstance(grid, (TimeGrid, FactorGrids)):

@@ -47,7 +47,7 @@ class TimeGrid:
     @classmethod
     def uniform(cls, steps: int, t_start: float = 0.0, t_end: float = 1.0) -> TimeGrid:
         """``steps`` equal intervals from ``t_start`` to ``t_end``."""
-        if not isinstance(steps, int) or steps < 1:
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be a positive integer, got {steps!r}")
         h = (t_end - t_start) / steps
         return cls([t_start + i * h for i in range(steps)] + [t_end])
@@ -101,6 +101,9 @@ class UniformTime(AbstractTimeSampler):
 class LogitNormalTime(AbstractTimeSampler):
     """``t = sigmoid(m + s ε)``, ``ε ~ N(0, 1)``: concentrates training on middle times.
 
+    Draws lie in the open interval ``(0, 1)``: where the sigmoid rounds to 0 or 1 (float32,
+    ``|m + s ε| > 17``) the time is clamped to the nearest representable time inside.
+
     Args:
         mean: ``m``, the location in logit space.
         std: ``s > 0``, the scale in logit space.
@@ -122,7 +125,12 @@ class LogitNormalTime(AbstractTimeSampler):
         generator: torch.Generator | None = None,
     ) -> Tensor:
         eps = torch.randn(n, dtype=dtype, device=device, generator=generator)
-        return torch.sigmoid(self.mean + self.std * eps)
+        t = torch.sigmoid(self.mean + self.std * eps)
+        # sigmoid rounds to exactly 0 or 1 in float32 for |logit| > ~17: keep t in (0, 1),
+        # where every conditional target is finite
+        one = torch.ones((), dtype=dtype, device=device)
+        below_one = torch.nextafter(one, torch.zeros_like(one))
+        return t.clamp(min=torch.finfo(dtype).tiny, max=float(below_one))
 
 
 #: Times of a product: one ``(n,)`` tensor per factor.

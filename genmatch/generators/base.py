@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+from genmatch._checks import check_step_size, check_times_range
 from genmatch._pairs import pair_up
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.paths.base import AbstractConditionalPath, PathSample
@@ -30,6 +31,29 @@ def reuse_first(field: Field, x: State, t: Tensor, first: ParamValue) -> Field:
         return first if (y is x and s is t) else field(y, s)
 
     return cached
+
+
+def check_step(x: State, t: Tensor, h: float) -> None:
+    """The inputs of a generator's step: ``h >= 0`` and (value checks on) ``t`` in ``[0, 1]``."""
+    check_step_size(h)
+    if isinstance(t, Tensor):
+        check_times_range(t)
+
+
+def same_shape_field(field: Field) -> Field:
+    """``field`` whose tensor values must have the shape of the points they are evaluated at
+    (flows, ODE solvers): a velocity of another shape would be broadcast silently."""
+
+    def checked(y: Tensor, s: Tensor) -> Tensor:
+        value = field(y, s)
+        if isinstance(value, Tensor) and value.shape != y.shape:
+            raise ValueError(
+                f"the field returned a velocity of shape {tuple(value.shape)} for points of "
+                f"shape {tuple(y.shape)}; it must have the shape of the points"
+            )
+        return value
+
+    return checked
 
 
 class UnsupportedPathError(TypeError):
@@ -182,8 +206,27 @@ class AbstractGenerator(abc.ABC):
         return self.parametrization.head_shapes(space)
 
     def constrain(self, raw: RawHeads, x_t: State, t: Tensor) -> ParamValue:
-        """Raw network outputs → ``F^θ_t(x) ∈ Ω_x`` (delegates to the parametrization)."""
-        return self.parametrization.constrain(raw, x_t, t)
+        """Raw network outputs → ``F^θ_t(x) ∈ Ω_x`` (delegates to the parametrization).
+
+        Raises:
+            TypeError: if ``raw`` is not a mapping of head names to tensors.
+            ValueError: if a head the parametrization needs is missing.
+        """
+        if not isinstance(raw, Mapping):
+            raise TypeError(
+                f"a network must return its raw heads as a dict {{name: tensor}}, got "
+                f"{type(raw).__name__}; {type(self).__name__} needs the heads of head_shapes"
+            )
+        try:
+            return self.parametrization.constrain(raw, x_t, t)
+        except KeyError as err:
+            missing = err.args[0] if err.args else None
+            if not isinstance(missing, str) or missing in raw or " " in missing:
+                raise  # not a missing head name (or already explained)
+            raise ValueError(
+                f"{type(self).__name__} needs the head {missing!r}, but the network returned "
+                f"the heads {sorted(raw)}"
+            ) from None
 
     def field(self, net: Network, condition: object = None) -> Field:
         """Wrap a network returning raw heads into a field ``(x, t) ↦ F^θ_t(x)``.

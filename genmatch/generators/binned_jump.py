@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from genmatch._checks import check_nonsingular, check_positive_int
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.divergences.generalized_kl import GeneralizedKL
 from genmatch.generators.base import AbstractLinearParametrization, TestFunction
@@ -36,6 +37,7 @@ class Bins:
     num: int = 64
 
     def __post_init__(self) -> None:
+        check_positive_int(self.num, "num")
         if not (self.high > self.low and isinstance(self.num, int) and self.num >= 2):
             raise ValueError(
                 f"need high > low and num >= 2, got {self.low}, {self.high}, {self.num}"
@@ -167,6 +169,7 @@ class BinnedJumpGenerator(AbstractJumpGenerator):
     ) -> tuple[Tensor, Tensor]:
         """``λ`` ``(batch, *event)`` and the normalised bin distribution ``(batch, *event, K)``."""
         a, sig, da, dsig = self._coefficients(path, t, x)
+        check_nonsingular(sig, "the binned jump target")
         return self._intensity(x, z, a, sig, da, dsig), self._bin_distribution(z, a, sig, da, dsig)
 
     @staticmethod

@@ -29,11 +29,16 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from genmatch._checks import value_checks_enabled
+from genmatch._checks import check_enum, check_instance, value_checks_enabled
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.divergences.generalized_kl import GeneralizedKL
 from genmatch.divergences.kl import KLDivergence
-from genmatch.generators.base import AbstractGenerator, AbstractLinearParametrization, TestFunction
+from genmatch.generators.base import (
+    AbstractGenerator,
+    AbstractLinearParametrization,
+    TestFunction,
+    check_step,
+)
 from genmatch.guidance.base import (
     AbstractGuidableParametrization,
     AbstractTiltableParametrization,
@@ -394,6 +399,10 @@ class CTMCGenerator(AbstractGenerator):
     parametrization: AbstractLinearParametrization = field(init=False)
 
     def __post_init__(self) -> None:
+        check_instance(self.space, DiscreteSpace, "space")
+        check_instance(self.kappa, AbstractKappaSchedule, "kappa", optional=True)
+        check_enum(self.head, CTMCHead, "head")
+        check_enum(self.method, JumpMethod, "method")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if self.head is CTMCHead.POSTERIOR:
@@ -421,6 +430,11 @@ class CTMCGenerator(AbstractGenerator):
         intensity = path.kappa.intensity(t)
         if self.head is CTMCHead.POSTERIOR:
             return PosteriorValue(one_hot, intensity)
+        if value_checks_enabled() and not bool(torch.isfinite(intensity).all()):
+            raise ValueError(
+                "the rate head's target λ_t = κ̇_t/(1 − κ_t) diverges at t = 1: evaluate it at "
+                "t < 1 (the posterior head has a finite target there)"
+            )
         return intensity[:, None, None] * one_hot * _off_current(x, self.space.num_states, one_hot)
 
     def rates(self, value: ParamValue, x: Tensor) -> Tensor:
@@ -436,7 +450,16 @@ class CTMCGenerator(AbstractGenerator):
         *,
         generator: torch.Generator | None = None,
     ) -> Tensor:
+        check_step(x, t, h)
         value = field(x, t)
+        shape = (*x.shape, self.space.num_states)
+        got = value.probs if isinstance(value, PosteriorValue) else value
+        if not isinstance(got, Tensor) or got.shape != shape:
+            raise ValueError(
+                f"the field must return rates or probabilities of shape {shape} for tokens "
+                f"{tuple(x.shape)}, got "
+                f"{tuple(got.shape) if isinstance(got, Tensor) else type(got).__name__}"
+            )
         if not isinstance(value, PosteriorValue):
             return jump_from_rates(value, x, h, self.method, generator)
         return self.posterior_step(value, x, t, h, generator=generator)

@@ -22,9 +22,19 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from genmatch._checks import value_checks_enabled
+from genmatch._checks import (
+    check_enum,
+    check_instance,
+    check_nonsingular,
+    value_checks_enabled,
+)
 from genmatch.divergences.base import AbstractBregmanDivergence
-from genmatch.generators.base import AbstractGenerator, AbstractLinearParametrization, TestFunction
+from genmatch.generators.base import (
+    AbstractGenerator,
+    AbstractLinearParametrization,
+    TestFunction,
+    check_step,
+)
 from genmatch.guidance.base import AbstractGuidableParametrization, extrapolate
 from genmatch.paths.base import AbstractConditionalPath, AbstractGaussianPath, PathSample
 from genmatch.spaces.base import AbstractStateSpace
@@ -201,6 +211,8 @@ class DiffusionGenerator(AbstractGenerator):
     parametrization: DriftDiffusionParametrization = field(init=False)
 
     def __post_init__(self) -> None:
+        check_enum(self.structure, DiffusionStructure, "structure")
+        check_instance(self.divergence, AbstractBregmanDivergence, "divergence")
         object.__setattr__(self, "parametrization", DriftDiffusionParametrization(self.structure))
 
     def _g2(self, x: Tensor, t: Tensor, z: Tensor) -> Tensor:
@@ -217,6 +229,7 @@ class DiffusionGenerator(AbstractGenerator):
         if x.dim() != 2:
             raise ValueError(f"diffusions act on flat vectors (batch, d), got {tuple(x.shape)}")
         s = path.coefficients(t)
+        check_nonsingular(s.sigma_t, "the diffusion's conditional drift (it has the score)")
         score = -(x - s.alpha_t[:, None] * z) / (s.sigma_t**2)[:, None]
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
@@ -227,6 +240,16 @@ class DiffusionGenerator(AbstractGenerator):
                 else None
             )
         g2 = g2.detach()
+        if not isinstance(g2, Tensor) or g2.shape != t.shape:
+            raise ValueError(
+                f"coefficient(x, t, z) must return g² of shape {tuple(t.shape)}, got "
+                f"{tuple(g2.shape) if isinstance(g2, Tensor) else type(g2).__name__}"
+            )
+        if value_checks_enabled() and not bool((g2 >= 0).all()):
+            raise ValueError(
+                f"the coefficient g² must be >= 0 (it is a variance rate), got minimum "
+                f"{float(g2.min()):.3g}"
+            )
         grad_g2 = torch.zeros_like(x) if grad_g2 is None else grad_g2
         u = path.conditional_velocity(PathSample(x_t=x, t=t, z=z))
         drift = u + 0.5 * g2[:, None] * score + 0.5 * grad_g2
@@ -248,7 +271,20 @@ class DiffusionGenerator(AbstractGenerator):
         *,
         generator: torch.Generator | None = None,
     ) -> Tensor:
+        check_step(x, t, h)
         value = field(x, t)
+        if value.drift.shape != x.shape:
+            raise ValueError(
+                f"the field returned a drift of shape {tuple(value.drift.shape)} for points of "
+                f"shape {tuple(x.shape)}; it must have the shape of the points"
+            )
+        shapes = {1: x.shape[:1], 2: x.shape, 3: (*x.shape, x.shape[1])}
+        if value.diffusion.shape != shapes.get(value.diffusion.dim()):
+            raise ValueError(
+                f"the field returned a diffusion coefficient of shape "
+                f"{tuple(value.diffusion.shape)}; for points {tuple(x.shape)} it must be "
+                "(batch,), (batch, d) or (batch, d, d)"
+            )
         noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
         return x + h * value.drift + (h**0.5) * diffusion_kick(value.diffusion, noise)
 

@@ -8,12 +8,15 @@ from typing import final
 import torch
 from torch import Tensor
 
+from genmatch._checks import check_instance
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.divergences.squared_euclidean import SquaredEuclidean
 from genmatch.generators.base import (
     AbstractGenerator,
     AbstractLinearParametrization,
     TestFunction,
+    check_step,
+    same_shape_field,
 )
 from genmatch.guidance.base import (
     AbstractGuidableParametrization,
@@ -129,6 +132,10 @@ class FlowGenerator(AbstractGenerator):
         default_factory=VelocityParametrization, init=False
     )
 
+    def __post_init__(self) -> None:
+        check_instance(self.solver, AbstractODESolver, "solver")
+        check_instance(self.divergence, AbstractBregmanDivergence, "divergence")
+
     @property
     def nfe_per_step(self) -> int:  # type: ignore[override]
         return self.solver.stages
@@ -147,4 +154,5 @@ class FlowGenerator(AbstractGenerator):
         *,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        return self.solver.step(field, x, t, h)
+        check_step(x, t, h)
+        return self.solver.step(same_shape_field(field), x, t, h)

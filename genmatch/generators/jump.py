@@ -12,7 +12,12 @@ from torch import Tensor
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.divergences.generalized_kl import GeneralizedKL
 from genmatch.generators.base import AbstractLinearParametrization
-from genmatch.generators.jump_base import AbstractJumpGenerator, JumpProposal, jump_probability
+from genmatch.generators.jump_base import (
+    AbstractJumpGenerator,
+    JumpProposal,
+    check_intensity,
+    jump_probability,
+)
 from genmatch.generators.jump_measures import (
     AtomicJumpMeasure,
     AtomicJumpParametrization,
@@ -153,6 +158,7 @@ class JumpGenerator(AbstractJumpGenerator):
         return JumpProposal(mask=u < p_jump, destination=destination, space=self.space)
 
     def _jump_probability(self, intensity: Tensor, t: Tensor, h: float) -> Tensor:
+        check_intensity(intensity)
         if self.kappa is None:
             return jump_probability(intensity, h)
         k = self.kappa

@@ -9,7 +9,8 @@ from typing import final
 import torch
 from torch import Tensor
 
-from genmatch.generators.base import AbstractGenerator
+from genmatch._checks import value_checks_enabled
+from genmatch.generators.base import AbstractGenerator, check_step
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.types import Field, ParamValue, State
 
@@ -68,6 +69,7 @@ class AbstractJumpGenerator(AbstractGenerator):
         *,
         generator: torch.Generator | None = None,
     ) -> State:
+        check_step(x, t, h)
         return self.propose(field(x, t), x, t, h, generator=generator).apply(x)
 
     def move(
@@ -83,9 +85,20 @@ class AbstractJumpGenerator(AbstractGenerator):
         return x
 
 
+def check_intensity(intensity: Tensor) -> None:
+    """Raise (value checks on) unless every jump intensity is ``>= 0`` (``inf`` allowed)."""
+    if value_checks_enabled() and not bool((intensity >= 0).all()):
+        raise ValueError(
+            "jump intensities must be >= 0, got "
+            f"{intensity[~(intensity >= 0)][:3].tolist()}"
+        )
+
+
 def jump_probability(intensity: Tensor, h: float) -> Tensor:
     """``1 − exp(−h λ)``: the probability of at least one jump over a step at intensity ``λ``.
 
     Exact for an intensity constant over the step; saturates to 1 (never NaN) for ``λ = inf``.
+    With value checks on, a negative or NaN intensity raises ``ValueError``.
     """
+    check_intensity(intensity)
     return -torch.expm1(-h * intensity)

@@ -14,6 +14,7 @@ from genmatch.generators.base import (
     AbstractGenerator,
     AbstractLinearParametrization,
     TestFunction,
+    check_step,
 )
 from genmatch.guidance.base import AbstractGuidableParametrization, extrapolate
 from genmatch.paths.base import AbstractConditionalPath, AbstractInterpolantPath, PathSample
@@ -141,4 +142,6 @@ class RiemannianFlowGenerator(AbstractGenerator):
         generator: torch.Generator | None = None,
     ) -> Tensor:
         assert self.solver is not None
+        check_step(x, t, h)
+        self.space.check(x, "x")  # off-manifold points (a value check: one sync per step)
         return self.solver.step(field, x, t, h)

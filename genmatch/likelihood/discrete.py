@@ -21,11 +21,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from genmatch._checks import check_instance, check_positive_int, check_unit_time
 from genmatch.divergences.generalized_kl import GeneralizedKL
 from genmatch.generators.ctmc import CTMCGenerator, CTMCHead, PosteriorValue
 from genmatch.paths.base import AbstractFactorizedMixturePath
 from genmatch.solvers.rk4 import RK4
 from genmatch.types import Field
+
+
+def _check_model(generator: object, path: object) -> None:
+    check_instance(generator, CTMCGenerator, "generator")
+    check_instance(path, AbstractFactorizedMixturePath, "path")
 
 
 def _as_field(generator: CTMCGenerator, field: Field | nn.Module) -> Field:
@@ -57,9 +63,10 @@ def elbo(
         ``(batch,)``, differentiable in the model's parameters. Divide by ``L · ln 2`` for
         bits per token.
     """
+    _check_model(generator, path)
     path.space.check(x_1, "x_1")
-    if num_times < 1:
-        raise ValueError(f"num_times must be >= 1, got {num_times}")
+    check_positive_int(num_times, "num_times")
+    check_unit_time(t_max, "t_max")
     field = _as_field(generator, field)
     b = x_1.shape[0]
     dtype = torch.get_default_dtype()
@@ -97,8 +104,12 @@ def exact_log_prob(
     # at call time: genmatch.testing imports this package (for riemannian_divergence)
     from genmatch.testing import ctmc_generator_matrix
 
+    _check_model(generator, path)
     space = path.space
     space.check(x, "x")
+    check_positive_int(steps, "steps")
+    if t_max is not None:
+        check_unit_time(t_max, "t_max")
     field = _as_field(generator, field)
     points = space.enumerate().to(x.device)
     n = points.shape[0]

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from genmatch._checks import check_finite, check_nonempty
 from genmatch.likelihood.base import AbstractDivergenceEstimator, LikelihoodResult
 from genmatch.likelihood.estimators import ExactDivergence
 from genmatch.solvers.base import AbstractODESolver
@@ -67,10 +68,14 @@ def log_likelihood(
     """
     if isinstance(grid, int):
         grid = TimeGrid.uniform(grid)
-    if x_1.dim() != 2 or not x_1.is_floating_point():
+    if not isinstance(x_1, Tensor) or x_1.dim() != 2 or not x_1.is_floating_point():
         raise ValueError(
-            f"x_1 must be a float tensor (batch, d), got {tuple(x_1.shape)}, {x_1.dtype}"
+            f"x_1 must be a float tensor (batch, d), got "
+            f"{tuple(x_1.shape) if isinstance(x_1, Tensor) else type(x_1).__name__}"
+            f"{', ' + str(x_1.dtype) if isinstance(x_1, Tensor) else ''}"
         )
+    check_nonempty(x_1.shape[0], "x_1")
+    check_finite(x_1, "x_1")
     solver = solver if solver is not None else RK4()
     estimator = divergence if divergence is not None else ExactDivergence()
     state = estimator.prepare(x_1, generator)

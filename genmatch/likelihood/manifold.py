@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from genmatch._checks import check_nonempty
 from genmatch.likelihood.base import LikelihoodResult
 from genmatch.likelihood.estimators import ExactDivergence, HutchinsonDivergence
 from genmatch.likelihood.riemannian_divergence import riemannian_divergence
@@ -82,6 +83,7 @@ def manifold_log_likelihood(
     if isinstance(grid, int):
         grid = TimeGrid.uniform(grid)
     space.check(x_1, "x_1")
+    check_nonempty(x_1.shape[0], "x_1")
     solver = solver if solver is not None else RiemannianRK4(space)
     if divergence is not None and not isinstance(
         divergence, (ExactDivergence, HutchinsonDivergence)

@@ -11,7 +11,14 @@ import torch
 from torch import Tensor
 from torch.utils import _pytree as pytree
 
-from genmatch._checks import check_float_tensor, check_like
+from genmatch._checks import (
+    check_finite,
+    check_float_tensor,
+    check_instance,
+    check_like,
+    check_nonempty,
+    check_positive_int,
+)
 from genmatch._pairs import pair_up
 from genmatch.generators.base import AbstractGenerator
 from genmatch.paths.base import AbstractDensityPath
@@ -82,14 +89,15 @@ class ExactMarginal:
             raise TypeError(
                 f"ExactMarginal needs a path with a density, got {type(self.path).__name__}"
             )
-        if not isinstance(self.generator, AbstractGenerator):
-            raise TypeError(
-                f"generator must be an AbstractGenerator instance, got {self.generator!r}"
-            )
+        check_instance(self.generator, AbstractGenerator, "generator")
+        check_instance(self.space, AbstractStateSpace, "space", optional=True)
+        check_positive_int(self.max_pairs, "max_pairs")
         states = self._states
         if self.space is None:
             for leaf in pytree.tree_leaves(self.data):
                 _check_points(leaf, "data")
+                if leaf.is_floating_point():
+                    check_finite(leaf, "data")
         states.check(self.data, "data")
         if isinstance(self.data, Tensor) and self.data.dim() < 2:
             raise ValueError(f"data must be (N, *event) with N >= 1, got {tuple(self.data.shape)}")
@@ -184,6 +192,9 @@ class ExactMarginal:
         else:
             self.space.check(x, "x")
         batch = states.batch_size(x)
+        check_nonempty(batch, "x")
+        if not isinstance(t, Mapping):  # per-factor times are checked by the factors' paths
+            t = states.times(t, batch, states.reference(x))
         chunk = max(1, self.max_pairs // states.batch_size(self.data))
         if batch <= chunk:
             return self._evaluate(x, t)
@@ -230,6 +241,8 @@ def _check_like_data(x: State, data: State) -> None:
     for a, ref in zip(leaves, ref_leaves, strict=True):
         _check_points(a, "x")
         check_like(a, ref, "x", "data")
+        if a.is_floating_point():
+            check_finite(a, "x")
         if tuple(a.shape[1:]) != tuple(ref.shape[1:]):
             raise ValueError(f"x has event shape {tuple(a.shape[1:])}, data {tuple(ref.shape[1:])}")
 

@@ -53,6 +53,11 @@ def _validate_pair(x: torch.Tensor, y: torch.Tensor, *, min_points: int = 1) -> 
             )
         if not t.dtype.is_floating_point:
             raise ValueError(f"{name} must have a floating-point dtype, got {t.dtype}")
+        if t.dtype not in (torch.float32, torch.float64):
+            raise ValueError(
+                f"{name} must be float32 or float64, got {t.dtype} (half precision is too "
+                "coarse for distances between samples; convert with .float())"
+            )
         if t.shape[0] < min_points:
             what = "non-empty" if min_points == 1 else f"at least {min_points} points"
             raise ValueError(f"{name} must contain {what}, got shape {tuple(t.shape)}")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from genmatch._checks import check_float_tensor, check_like
+from genmatch._checks import check_like, check_points_dtype
 from genmatch.spaces.manifold import ManifoldSpace
 
 #: Default bandwidths of :func:`geodesic_mmd`, in units of geodesic distance (radians on the
@@ -71,7 +71,7 @@ def geodesic_mmd(
         (True, True)
     """
     for name, t in (("x", x), ("y", y)):
-        check_float_tensor(t, name)
+        check_points_dtype(t, name)
         if t.shape[0] < 2:
             raise ValueError(f"{name} needs at least 2 points, got {tuple(t.shape)}")
     check_like(y, x, "y", "x")

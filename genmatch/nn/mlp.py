@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from genmatch._checks import check_float_tensor
+from genmatch._checks import broadcast_time, check_float_tensor, check_positive_int
 from genmatch.nn.embeddings import SinusoidalTimeEmbedding
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.spaces.discrete import DiscreteSpace
@@ -62,8 +62,8 @@ class MLP(nn.Module):
         activation: type[nn.Module] = nn.SiLU,
     ) -> None:
         super().__init__()
-        if depth < 1 or hidden < 1:
-            raise ValueError(f"depth and hidden must be >= 1, got {depth}, {hidden}")
+        for name, value in (("depth", depth), ("hidden", hidden), ("time_dim", time_dim)):
+            check_positive_int(value, name)
         if not heads:
             raise ValueError("an MLP needs at least one output head")
         self.event_shape = _event_shape(space)
@@ -80,12 +80,11 @@ class MLP(nn.Module):
         layers.append(nn.Linear(hidden, sum(self.head_sizes)))
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, x_t: Tensor, t: Tensor) -> dict[str, Tensor]:
+    def forward(self, x_t: Tensor, t: Tensor | float) -> dict[str, Tensor]:
         check_float_tensor(x_t, "x_t")
         if tuple(x_t.shape[1:]) != self.event_shape or x_t.dim() != 1 + len(self.event_shape):
             raise ValueError(f"x_t must be (batch, {self.event_shape}), got {tuple(x_t.shape)}")
-        if t.shape != x_t.shape[:1]:
-            raise ValueError(f"t must be ({x_t.shape[0]},), got {tuple(t.shape)}")
+        t = broadcast_time(t, x_t)
         h = torch.cat([x_t.flatten(1), self.time_embedding(t)], dim=1)
         out = self.layers(h)
         if len(self.head_names) == 1:

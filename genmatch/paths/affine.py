@@ -8,6 +8,7 @@ from typing import final
 import torch
 from torch import Tensor
 
+from genmatch._checks import check_instance, check_path_inputs
 from genmatch.paths.base import AbstractGaussianPath, PathSample, _bcast
 from genmatch.paths.schedules import AbstractSchedule, ScheduleOutput
 
@@ -43,6 +44,9 @@ class AffineGaussianPath(AbstractGaussianPath):
 
     schedule: AbstractSchedule
 
+    def __post_init__(self) -> None:
+        check_instance(self.schedule, AbstractSchedule, "schedule")
+
     def sample(
         self,
         z: Tensor,
@@ -51,6 +55,7 @@ class AffineGaussianPath(AbstractGaussianPath):
         x_0: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> PathSample:
+        t = check_path_inputs(z, t, x_0)
         if x_0 is None:
             x_0 = torch.randn(z.shape, generator=generator, dtype=z.dtype, device=z.device)
         alpha_t, sigma_t = self.schedule.alpha(t), self.schedule.sigma(t)

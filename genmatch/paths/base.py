@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import abc
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import final
 
@@ -12,6 +13,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from genmatch._checks import check_nonsingular, check_times_range
 from genmatch.paths.kappa import AbstractKappaSchedule
 from genmatch.paths.schedules import ScheduleOutput
 from genmatch.sources.categorical import CategoricalSource
@@ -40,6 +42,12 @@ class PathSample:
     z: State
     x_0: State | None = None
 
+    def __post_init__(self) -> None:
+        # every conditional target receives a PathSample: its times are checked once here
+        for name, t in (self.t.items() if isinstance(self.t, Mapping) else (("", self.t),)):
+            if isinstance(t, Tensor):
+                check_times_range(t, f"t{f'[{name!r}]' if name else ''}")
+
 
 class AbstractConditionalPath(abc.ABC):
     """A family of probability paths ``p_{t|Z}(dx|z)`` indexed by a latent ``z``.
@@ -61,9 +69,15 @@ class AbstractConditionalPath(abc.ABC):
 
         Args:
             z: conditioning variables, ``(batch, *event)``.
-            t: times in ``[0, 1]``, ``(batch,)``.
+            t: times in ``[0, 1]``, ``(batch,)``, or one time for all (a float or 0-d
+                tensor) in the dtype of ``z`` (float tokens: torch's default dtype).
             x_0: source samples, ``(batch, *event)``, e.g. from a coupling. Drawn from the
                 path's source with ``generator`` when ``None``.
+
+        Raises:
+            TypeError: for points or times of the wrong dtype or device, or half precision.
+            ValueError: for mismatched shapes, times outside ``[0, 1]`` and (value checks on,
+                :func:`~genmatch.set_value_checks`) non-finite or off-space points.
             generator: random number generator for any draw.
 
         Returns:
@@ -144,6 +158,7 @@ class AbstractGaussianPath(AbstractDensityPath, AbstractInterpolantPath):
         z, s = sample.z, self.coefficients(sample.t)
         if sample.x_0 is not None:
             return _bcast(s.d_alpha_t, z) * z + _bcast(s.d_sigma_t, z) * sample.x_0
+        check_nonsingular(s.sigma_t, "the conditional velocity at arbitrary x (no x_0)")
         ratio = s.d_sigma_t / s.sigma_t
         return _bcast(s.d_alpha_t, z) * z + _bcast(ratio, z) * (
             sample.x_t - _bcast(s.alpha_t, z) * z

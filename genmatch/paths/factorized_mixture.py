@@ -8,6 +8,7 @@ from typing import final
 import torch
 from torch import Tensor
 
+from genmatch._checks import check_instance, check_path_inputs
 from genmatch.paths.base import AbstractFactorizedMixturePath, PathSample
 from genmatch.paths.kappa import AbstractKappaSchedule
 from genmatch.sources.categorical import CategoricalSource
@@ -48,6 +49,9 @@ class FactorizedMixturePath(AbstractFactorizedMixturePath):
     kappa: AbstractKappaSchedule
 
     def __post_init__(self) -> None:
+        check_instance(self.space, DiscreteSpace, "space")
+        check_instance(self.source, CategoricalSource, "source")
+        check_instance(self.kappa, AbstractKappaSchedule, "kappa")
         if self.source.space != self.space:
             raise ValueError("the source lives on a different space than the path")
 
@@ -60,6 +64,9 @@ class FactorizedMixturePath(AbstractFactorizedMixturePath):
         generator: torch.Generator | None = None,
     ) -> PathSample:
         self.space.check(z, "z")
+        t = check_path_inputs(z, t, x_0, floating=False)
+        if x_0 is not None:
+            self.space.check(x_0, "x_0")
         if x_0 is None:
             x_0 = self.source.sample(z.shape[0], generator=generator, device=z.device)
         u = torch.rand(z.shape, generator=generator, dtype=t.dtype, device=z.device)

@@ -9,6 +9,7 @@ import geoopt
 import torch
 from torch import Tensor
 
+from genmatch._checks import as_time, check_like
 from genmatch.manifolds.base import AbstractCompactManifold
 from genmatch.paths.base import AbstractDensityPath, AbstractInterpolantPath, PathSample
 from genmatch.paths.kappa import AbstractKappaSchedule, LinearKappa
@@ -130,6 +131,11 @@ class GeodesicPath(AbstractInterpolantPath, AbstractDensityPath):
         x_0: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> PathSample:
+        self.space.check(z, "z")
+        t = as_time(t, z.shape[0], z)
+        if x_0 is not None:
+            self.space.check(x_0, "x_0")
+            check_like(x_0, z, "x_0", "z")
         if x_0 is None:
             if self.source is None:
                 raise ValueError("GeodesicPath without a source needs x_0")

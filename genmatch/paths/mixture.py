@@ -8,6 +8,7 @@ from typing import final
 import torch
 from torch import Tensor
 
+from genmatch._checks import as_time
 from genmatch.paths.base import AbstractDensityPath, AbstractMixturePath, PathSample
 from genmatch.paths.kappa import AbstractKappaSchedule
 from genmatch.sources.base import AbstractSource
@@ -49,7 +50,13 @@ class MixturePath(AbstractMixturePath, AbstractDensityPath):
         x_0: State | None = None,
         generator: torch.Generator | None = None,
     ) -> PathSample:
+        self.space.check(z, "z")
         n = self.space.batch_size(z)
+        t = as_time(t, n, self.space.reference(z))
+        if x_0 is not None:
+            self.space.check(x_0, "x_0")
+            if self.space.batch_size(x_0) != n:
+                raise ValueError(f"x_0 has {self.space.batch_size(x_0)} points but z has {n}")
         if x_0 is None:
             x_0 = self.source.sample(n, generator=generator, dtype=t.dtype, device=t.device)
         u = torch.rand(n, generator=generator, dtype=t.dtype, device=t.device)

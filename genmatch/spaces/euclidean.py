@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import final
 
-from genmatch._checks import check_finite, check_float_tensor
+from genmatch._checks import check_finite, check_points_dtype
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.types import State
 
@@ -21,7 +21,7 @@ class EuclideanSpace(AbstractStateSpace):
             ``(3, 32, 32)`` for images.
 
     Shapes:
-        points: ``(batch, *event_shape)``, floating dtype.
+        points: ``(batch, *event_shape)``, float32 or float64 (half precision is refused).
 
     Example:
         >>> import torch
@@ -39,7 +39,9 @@ class EuclideanSpace(AbstractStateSpace):
 
     def __init__(self, event_shape: int | tuple[int, ...]) -> None:
         shape = (event_shape,) if isinstance(event_shape, int) else tuple(event_shape)
-        if len(shape) == 0 or not all(isinstance(s, int) and s > 0 for s in shape):
+        if len(shape) == 0 or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape
+        ):
             raise ValueError(f"event_shape must be positive integers, got {event_shape!r}")
         object.__setattr__(self, "event_shape", shape)
 
@@ -49,7 +51,9 @@ class EuclideanSpace(AbstractStateSpace):
         return math.prod(self.event_shape)
 
     def check(self, x: State, name: str = "x") -> None:
-        check_float_tensor(x, name)
+        """Raise unless ``x`` is a float32/float64 batch ``(batch, *event_shape)`` of finite
+        points (an empty batch is valid)."""
+        check_points_dtype(x, name)
         if tuple(x.shape[1:]) != self.event_shape or x.dim() != 1 + len(self.event_shape):
             expected = ", ".join(["batch", *map(str, self.event_shape)])
             raise ValueError(f"{name} must have shape ({expected}), got {tuple(x.shape)}")

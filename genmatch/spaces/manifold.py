@@ -10,7 +10,12 @@ import geoopt
 import torch
 from torch import Tensor
 
-from genmatch._checks import check_finite, check_float_tensor, value_checks_enabled
+from genmatch._checks import (
+    check_finite,
+    check_float_tensor,
+    check_instance,
+    value_checks_enabled,
+)
 from genmatch.manifolds.base import AbstractCompactManifold
 from genmatch.spaces.base import AbstractStateSpace
 
@@ -76,12 +81,13 @@ class ManifoldSpace(AbstractStateSpace):
     atol: dict[torch.dtype, float] = field(default_factory=lambda: dict(MANIFOLD_ATOL))
 
     def __post_init__(self) -> None:
-        if not isinstance(self.manifold, geoopt.Manifold):
-            raise TypeError(f"manifold must be a geoopt.Manifold, got {type(self.manifold)}")
+        check_instance(self.manifold, geoopt.Manifold, "manifold", kind_name="geoopt.Manifold")
         shape = (
             (self.event_shape,) if isinstance(self.event_shape, int) else tuple(self.event_shape)
         )
-        if not shape or not all(isinstance(s, int) and s > 0 for s in shape):
+        if not shape or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape
+        ):
             raise ValueError(f"event_shape must be positive integers, got {self.event_shape!r}")
         object.__setattr__(self, "event_shape", shape)
         ndim = int(getattr(self.manifold, "ndim", 1))
@@ -134,7 +140,7 @@ class ManifoldSpace(AbstractStateSpace):
     def check(self, x: object, name: str = "x") -> None:
         """Raise unless ``x`` is a batch of points on the manifold (shape, dtype, values)."""
         x = self._check_shape(x, name)
-        if not value_checks_enabled():
+        if not value_checks_enabled() or x.shape[0] == 0:  # an empty batch is valid
             return
         tol = self.atol.get(x.dtype, 1e-4)
         if isinstance(self.manifold, geoopt.Lorentz):

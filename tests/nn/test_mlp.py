@@ -34,7 +34,7 @@ def test_bad_inputs():
     net = MLP(EuclideanSpace(2), {"velocity": (2,)}, hidden=8)
     with pytest.raises(ValueError, match="x_t must be"):
         net(torch.zeros(3, 3), torch.zeros(3))
-    with pytest.raises(ValueError, match="t must be"):
+    with pytest.raises(ValueError, match="t must have shape"):
         net(torch.zeros(3, 2), torch.zeros(2))
     with pytest.raises(ValueError, match="even"):
         SinusoidalTimeEmbedding(7)

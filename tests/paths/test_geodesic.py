@@ -146,5 +146,5 @@ def test_errors():
     with pytest.raises(ValueError, match="bandwidth"):
         GeodesicPath(poincare, bandwidth=0.0)
     s2 = ManifoldSpace(Hypersphere(3), (3,))
-    with pytest.raises(ValueError, match="must be"):
+    with pytest.raises(ValueError, match="must have shape"):
         GeodesicPath(s2).sample(torch.eye(3)[:2], torch.zeros(3), x_0=torch.eye(3)[:2])
