@@ -178,7 +178,9 @@ def check_same_shapes(value: Any, like: Any, name: str, like_name: str) -> None:
     elif dataclasses.is_dataclass(value) and type(value) is type(like):
         for f in dataclasses.fields(value):
             check_same_shapes(
-                getattr(value, f.name), getattr(like, f.name), f"{name}.{f.name}",
+                getattr(value, f.name),
+                getattr(like, f.name),
+                f"{name}.{f.name}",
                 f"{like_name}.{f.name}",
             )
     elif isinstance(value, Mapping) and isinstance(like, Mapping) and set(value) == set(like):

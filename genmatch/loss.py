@@ -20,6 +20,7 @@ from genmatch._checks import (
 from genmatch.couplings import AbstractCoupling, IndependentCoupling
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.generators.base import AbstractGenerator
+from genmatch.guidance.condition import as_condition
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.sources import AbstractSource
 from genmatch.spaces.base import TENSORS, AbstractStateSpace
@@ -96,8 +97,15 @@ class GeneratorMatchingLoss:
     source: AbstractSource | None = None
     divergence: AbstractBregmanDivergence | None = None
     space: AbstractStateSpace | None = None
+    p_uncond: float = 0.0
+    condition_space: AbstractStateSpace | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.p_uncond, bool) or not isinstance(self.p_uncond, (int, float)):
+            raise TypeError(f"p_uncond must be a float in [0, 1], got {self.p_uncond!r}")
+        if not 0.0 <= self.p_uncond <= 1.0:
+            raise ValueError(f"p_uncond must be in [0, 1], got {self.p_uncond}")
+        check_instance(self.condition_space, AbstractStateSpace, "condition_space", optional=True)
         check_instance(self.path, AbstractConditionalPath, "path")
         check_instance(self.generator, AbstractGenerator, "generator")
         check_instance(self.time_sampler, AbstractTimeSampler, "time_sampler")
@@ -113,6 +121,7 @@ class GeneratorMatchingLoss:
         *,
         x_0: State | None = None,
         t: Tensor | float | None = None,
+        c: State | None = None,
         generator: torch.Generator | None = None,
     ) -> LossTerms:
         """Evaluate the loss and return its pieces.
@@ -124,9 +133,13 @@ class GeneratorMatchingLoss:
                 ``None``.
             t: times ``(batch,)`` (or a scalar; per factor on a product); drawn from
                 ``time_sampler`` if ``None``.
+            c: conditions of the data, a batch of ``batch`` points of ``condition_space`` (e.g.
+                labels ``(batch,)``), or a :class:`~genmatch.guidance.Condition`; the network is
+                then called as ``net(x_t, t, c)`` with each row dropped to the null condition
+                with probability ``p_uncond`` (classifier-free guidance training).
             generator: random number generator for every draw.
         """
-        return self._evaluate(net, x_1, x_0, t, generator)
+        return self._evaluate(net, x_1, x_0, t, c, generator)
 
     def _evaluate(
         self,
@@ -134,6 +147,7 @@ class GeneratorMatchingLoss:
         x_1: State,
         x_0: State | None,
         t: Tensor | float | None,
+        c: State | None,
         generator: torch.Generator | None,
     ) -> LossTerms:
         space = TENSORS if self.space is None else self.space
@@ -146,6 +160,16 @@ class GeneratorMatchingLoss:
         if n == 0:
             raise ValueError("x_1 must be a non-empty batch, got 0 points")
         ref = space.reference(x_1)
+        condition = as_condition(c, n, self.condition_space)
+        if condition is not None:
+            if not isinstance(self.coupling, IndependentCoupling):
+                raise ValueError(
+                    f"conditions need IndependentCoupling: {type(self.coupling).__name__} "
+                    "re-orders x_1 and would separate data from their conditions"
+                )
+            condition = condition.dropped(self.p_uncond, generator, ref.device)
+        elif self.p_uncond > 0:
+            raise ValueError("p_uncond > 0 drops conditions, but no conditions c were given")
         if x_0 is None and self.source is not None:
             x_0 = self.source.sample(n, generator=generator, dtype=ref.dtype, device=ref.device)
         if x_0 is not None:
@@ -163,12 +187,16 @@ class GeneratorMatchingLoss:
         times: Times = space.times(t, n, ref)
         sample = self.path.sample(x_1, times, x_0=x_0, generator=generator)
         target = self.generator.conditional_target(self.path, sample)
-        prediction = self.generator.constrain(net(sample.x_t, sample.t), sample.x_t, sample.t)
+        if condition is None:
+            raw = net(sample.x_t, sample.t)
+        else:
+            raw = net(sample.x_t, sample.t, condition)  # type: ignore[call-arg]
+        prediction = self.generator.constrain(raw, sample.x_t, sample.t)
         check_same_shapes(prediction, target, "the prediction", "the target F_t(x|z)")
         divergence = self.divergence if self.divergence is not None else self.generator.divergence
         parts = divergence.terms(target, prediction)
-        per_sample = torch.stack(list(parts.values())).sum(0) if parts else divergence(
-            target, prediction
+        per_sample = (
+            torch.stack(list(parts.values())).sum(0) if parts else divergence(target, prediction)
         )
         if self.weighting is not None:
             weight = self.weighting(sample.t)
@@ -188,10 +216,11 @@ class GeneratorMatchingLoss:
         *,
         x_0: State | None = None,
         t: Tensor | float | None = None,
+        c: State | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """The scalar loss (batch mean); see :meth:`terms` for the arguments."""
-        return self._evaluate(net, x_1, x_0, t, generator).per_sample.mean()
+        return self._evaluate(net, x_1, x_0, t, c, generator).per_sample.mean()
 
 
 def _check_finite_leaves(x: State, name: str) -> None:

@@ -10,6 +10,7 @@ from torch import nn
 
 from genmatch._checks import check_instance, time_dtype
 from genmatch.generators.base import AbstractGenerator
+from genmatch.guidance.condition import as_condition
 from genmatch.spaces.base import TENSORS, AbstractStateSpace
 from genmatch.time import FactorGrids, TimeGrid
 from genmatch.types import Field, State
@@ -44,6 +45,7 @@ def simulate(
     rng: torch.Generator | None = None,
     return_trajectory: bool = False,
     grad: bool = False,
+    condition: State | None = None,
 ) -> SimulationResult:
     """Run ``generator``'s step over ``grid`` from ``x_0``.
 
@@ -66,6 +68,11 @@ def simulate(
         rng: random number generator for stochastic steps.
         return_trajectory: keep every intermediate state.
         grad: record the autograd graph (for likelihood training); off by default.
+        condition: conditions ``c`` for a conditional network (one per point, or a
+            :class:`~genmatch.guidance.Condition`), passed as ``generator.field(net, c)``:
+            with a :class:`~genmatch.guidance.ClassifierFreeGuidance` generator this samples
+            the guided model. Only with a network; bind conditions to other fields yourself
+            (e.g. :meth:`ExactMarginal.given <genmatch.ExactMarginal.given>`).
 
     Returns:
         The final state, the optional trajectory, the grid and the NFE.
@@ -88,9 +95,15 @@ def simulate(
         )
     if space is not None:
         space.check(x_0, "x_0")
-    if isinstance(field, nn.Module):
-        field = generator.field(field)
     states = TENSORS if space is None else space
+    if isinstance(field, nn.Module):
+        if condition is not None:
+            condition = as_condition(condition, states.batch_size(x_0))
+        field = generator.field(field, condition)
+    elif condition is not None:
+        raise TypeError(
+            "condition= is for networks (nn.Module); bind the condition to the field instead"
+        )
     ref = states.reference(x_0)
     batch = states.batch_size(x_0)
     dtype = time_dtype(ref)
@@ -118,4 +131,3 @@ def simulate(
         grid=grid,
         nfe=grid.steps * generator.nfe_per_step,
     )
-

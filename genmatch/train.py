@@ -75,6 +75,7 @@ def train(
     progress: bool = False,
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 1000,
+    conditions: State | None = None,
 ) -> TrainResult:
     """Minimise ``loss_fn`` over ``net`` for ``steps`` steps.
 
@@ -102,6 +103,9 @@ def train(
         progress: show a tqdm progress bar.
         checkpoint: path of the checkpoint file.
         checkpoint_every: steps between checkpoints.
+        conditions: the conditions of a data set (``N`` rows aligned with ``data``, e.g. labels
+            ``(N,)``), drawn with the same indices as the data and passed to the loss as ``c``
+            (which drops them with its ``p_uncond``); needs ``data`` to be a data set.
     """
     if steps < 1 or batch_size < 1 or check_every < 1:
         raise ValueError("steps, batch_size and check_every must be positive")
@@ -111,7 +115,25 @@ def train(
     device = params[0].device
     opt = optimizer if optimizer is not None else torch.optim.Adam(params, lr=lr)
     rng = torch.Generator(device=device).manual_seed(seed)
-    sample = _as_sampler(data, TENSORS if loss_fn.space is None else loss_fn.space)
+    space = TENSORS if loss_fn.space is None else loss_fn.space
+    sample = _as_sampler(data, space)
+    draw_conditions: DataSampler | None = None
+    if conditions is not None:
+        if callable(data) and not isinstance(data, Tensor):
+            raise TypeError("conditions= needs data to be a data set, not a sampler")
+        c_space = loss_fn.condition_space or TENSORS
+        c_space.check(conditions, "conditions")
+        if c_space.batch_size(conditions) != space.batch_size(data):
+            raise ValueError(
+                f"conditions has {c_space.batch_size(conditions)} rows, data "
+                f"{space.batch_size(data)} points"
+            )
+        c_size, c_device = c_space.batch_size(conditions), c_space.reference(conditions).device
+
+        def draw_conditions(n: int, rng: torch.Generator) -> State:
+            idx = torch.randint(c_size, (n,), generator=rng, device=rng.device)
+            return c_space.take(conditions, idx.to(c_device))
+
     losses: list[Tensor] = []
     start = 0
     if checkpoint is not None and Path(checkpoint).exists():
@@ -143,8 +165,15 @@ def train(
     tic = time.perf_counter()
     last_check = start
     for step in range(start, steps):
-        x_1 = sample(batch_size, rng)
-        loss = loss_fn(net, x_1, generator=rng)
+        if draw_conditions is None:
+            x_1 = sample(batch_size, rng)
+            loss = loss_fn(net, x_1, generator=rng)
+        else:  # the same indices for data and conditions: replay the draw
+            before = rng.get_state()
+            x_1 = sample(batch_size, rng)
+            rng.set_state(before)
+            c = draw_conditions(batch_size, rng)
+            loss = loss_fn(net, x_1, c=c, generator=rng)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -89,8 +89,7 @@ def check_intensity(intensity: Tensor) -> None:
     """Raise (value checks on) unless every jump intensity is ``>= 0`` (``inf`` allowed)."""
     if value_checks_enabled() and not bool((intensity >= 0).all()):
         raise ValueError(
-            "jump intensities must be >= 0, got "
-            f"{intensity[~(intensity >= 0)][:3].tolist()}"
+            f"jump intensities must be >= 0, got {intensity[~(intensity >= 0)][:3].tolist()}"
         )
 
 

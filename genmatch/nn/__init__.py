@@ -1,5 +1,6 @@
 """Networks ``(x_t, t) ↦`` raw heads."""
 
+from genmatch.nn.conditions import FeatureEmbedding, LabelEmbedding
 from genmatch.nn.embeddings import SinusoidalTimeEmbedding
 from genmatch.nn.encoders import FeatureEncoder, TokenEncoder, default_encoder
 from genmatch.nn.graph_transformer import GraphTransformer
@@ -9,8 +10,10 @@ from genmatch.nn.product_mlp import ProductMLP
 from genmatch.nn.transformer import SequenceTransformer
 
 __all__ = [
+    "FeatureEmbedding",
     "FeatureEncoder",
     "GraphTransformer",
+    "LabelEmbedding",
     "MLP",
     "MultimodalTransformer",
     "ProductMLP",

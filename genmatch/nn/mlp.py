@@ -8,6 +8,8 @@ import torch
 from torch import Tensor, nn
 
 from genmatch._checks import broadcast_time, check_float_tensor, check_positive_int
+from genmatch.guidance.condition import Condition
+from genmatch.nn.conditions.base import AbstractConditionEmbedding
 from genmatch.nn.embeddings import SinusoidalTimeEmbedding
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.spaces.discrete import DiscreteSpace
@@ -33,6 +35,10 @@ class MLP(nn.Module):
         depth: number of hidden layers (``>= 1``).
         time_dim: size of the sinusoidal time embedding.
         activation: the non-linearity class.
+        condition: an optional condition embedding (e.g.
+            :class:`~genmatch.nn.conditions.LabelEmbedding`): the network then takes a condition
+            ``net(x_t, t, c)``, concatenated to its input; ``c = None`` (or rows of a
+            :class:`~genmatch.guidance.Condition` that are not present) is the null condition.
 
     Shapes:
         x_t: ``(batch, *space.event_shape)``; t: ``(batch,)``.
@@ -60,6 +66,7 @@ class MLP(nn.Module):
         depth: int = 3,
         time_dim: int = 32,
         activation: type[nn.Module] = nn.SiLU,
+        condition: AbstractConditionEmbedding | None = None,
     ) -> None:
         super().__init__()
         for name, value in (("depth", depth), ("hidden", hidden), ("time_dim", time_dim)):
@@ -71,8 +78,14 @@ class MLP(nn.Module):
         self.head_shapes = tuple(tuple(heads[k]) for k in self.head_names)
         self.head_sizes = tuple(math.prod(s) for s in self.head_shapes)
         self.time_embedding = SinusoidalTimeEmbedding(time_dim)
+        if condition is not None and not isinstance(condition, AbstractConditionEmbedding):
+            raise TypeError(
+                f"condition must be an AbstractConditionEmbedding, got {type(condition).__name__}"
+            )
+        self.condition = condition
+        cond_dim = 0 if condition is None else condition.dim
         layers: list[nn.Module] = [
-            nn.Linear(math.prod(self.event_shape) + time_dim, hidden),
+            nn.Linear(math.prod(self.event_shape) + time_dim + cond_dim, hidden),
             activation(),
         ]
         for _ in range(depth - 1):
@@ -80,12 +93,19 @@ class MLP(nn.Module):
         layers.append(nn.Linear(hidden, sum(self.head_sizes)))
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, x_t: Tensor, t: Tensor | float) -> dict[str, Tensor]:
+    def forward(
+        self, x_t: Tensor, t: Tensor | float, c: Condition | Tensor | None = None
+    ) -> dict[str, Tensor]:
         check_float_tensor(x_t, "x_t")
         if tuple(x_t.shape[1:]) != self.event_shape or x_t.dim() != 1 + len(self.event_shape):
             raise ValueError(f"x_t must be (batch, {self.event_shape}), got {tuple(x_t.shape)}")
         t = broadcast_time(t, x_t)
-        h = torch.cat([x_t.flatten(1), self.time_embedding(t)], dim=1)
+        inputs = [x_t.flatten(1), self.time_embedding(t)]
+        if self.condition is not None:
+            inputs.append(self.condition(c, x_t.shape[0]).to(x_t.dtype))
+        elif c is not None:
+            raise TypeError("this MLP takes no condition: build it with condition=...")
+        h = torch.cat(inputs, dim=1)
         out = self.layers(h)
         if len(self.head_names) == 1:
             return {self.head_names[0]: out.reshape(x_t.shape[0], *self.head_shapes[0])}

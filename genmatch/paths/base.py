@@ -44,7 +44,7 @@ class PathSample:
 
     def __post_init__(self) -> None:
         # every conditional target receives a PathSample: its times are checked once here
-        for name, t in (self.t.items() if isinstance(self.t, Mapping) else (("", self.t),)):
+        for name, t in self.t.items() if isinstance(self.t, Mapping) else (("", self.t),):
             if isinstance(t, Tensor):
                 check_times_range(t, f"t{f'[{name!r}]' if name else ''}")
 
