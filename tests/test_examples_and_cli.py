@@ -134,6 +134,20 @@ def test_text_ctmc_example(tmp_path):
     assert 6.0 < metrics["elbo_bits_per_char"] < 60.0
 
 
+def test_guidance_2d_example(tmp_path):
+    metrics = _load("guidance_2d").main(
+        ["--steps", "30", "--batch-size", "128", "--num-samples", "400", "--sample-steps", "8",
+         "--out", str(tmp_path)]
+    )  # fmt: skip
+    assert {p.name for p in tmp_path.iterdir()} >= {"metrics.json", "guidance.png"}
+    oracle = [metrics[f"w={w}"]["oracle"]["accuracy"] for w in (0, 1, 3)]
+    assert oracle[0] < oracle[1] <= oracle[2]  # guidance trades diversity for accuracy
+    spread = [metrics[f"w={w}"]["oracle"]["spread"] for w in (0, 1, 3)]
+    assert spread[0] > spread[2]
+    exact = metrics["predictor_guidance_oracle"]
+    assert abs(exact["accuracy"] - metrics["bayes_rate"]) < 0.06  # exact p(x | k): Bayes rate
+
+
 def test_multimodal_2d_example(tmp_path):
     metrics = _load("multimodal_2d").main(
         ["--steps", "20", "--batch-size", "64", "--num-samples", "160", "--sample-steps", "4",
