@@ -21,9 +21,15 @@ import torch
 from torch import Tensor
 
 from genmatch._checks import value_checks_enabled
-from genmatch.generators.base import TestFunction
-from genmatch.paths.base import AbstractConditionalPath
-from genmatch.types import ParamValue, State, Times
+from genmatch.divergences.base import AbstractBregmanDivergence
+from genmatch.generators.base import (
+    AbstractGenerator,
+    AbstractLinearParametrization,
+    TestFunction,
+)
+from genmatch.generators.jump_base import JumpProposal
+from genmatch.paths.base import AbstractConditionalPath, PathSample
+from genmatch.types import Field, ParamValue, State, Times
 
 #: A guidance weight: a constant ``w``, a function ``t (batch,) ↦ w_t (batch,)``, or, on a
 #: product, one of these per factor (``{name: weight}``).
@@ -75,6 +81,67 @@ class AbstractTiltableParametrization(abc.ABC):
             path: the conditional path the model was trained on (continuous tilts scale the
                 likelihood's gradient by the path's coefficients).
         """
+
+
+class AbstractGuidedGenerator(AbstractGenerator):
+    """A generator that samples ``generator`` with a guided field and trains exactly as it.
+
+    Every guidance composition object (:class:`~genmatch.guidance.ClassifierFreeGuidance`,
+    :class:`~genmatch.guidance.PredictorGuidance`) holds the generator it guides as
+    ``generator``; its parametrization, divergence, targets and steps are that generator's, and
+    only the field differs (built by the subclass's ``field``).
+    """
+
+    generator: AbstractGenerator
+
+    @property
+    def parametrization(self) -> AbstractLinearParametrization:  # type: ignore[override]
+        return self.generator.parametrization
+
+    @property
+    def divergence(self) -> AbstractBregmanDivergence:  # type: ignore[override]
+        return self.generator.divergence
+
+    @property
+    def nfe_per_step(self) -> int:  # type: ignore[override]
+        return self.generator.nfe_per_step
+
+    def conditional_target(self, path: AbstractConditionalPath, sample: PathSample) -> ParamValue:
+        """The guided generator's target: a guided model is trained as its base."""
+        return self.generator.conditional_target(path, sample)
+
+    def step(
+        self,
+        field: Field,
+        x: State,
+        t: Tensor,
+        h: float,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> State:
+        return self.generator.step(field, x, t, h, generator=generator)
+
+    def move(
+        self,
+        field: Field,
+        x: State,
+        t: Tensor,
+        h: float,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> State:
+        return self.generator.move(field, x, t, h, generator=generator)
+
+    def propose(
+        self,
+        value: ParamValue,
+        x: State,
+        t: Tensor,
+        h: float,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> JumpProposal | None:
+        return self.generator.propose(value, x, t, h, generator=generator)
 
 
 def per_point(w: Tensor, like: Tensor) -> Tensor:

@@ -5,25 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import final
 
-import torch
-from torch import Tensor
-
-from genmatch.divergences.base import AbstractBregmanDivergence
-from genmatch.generators.base import AbstractGenerator, AbstractLinearParametrization
-from genmatch.generators.jump_base import JumpProposal
+from genmatch.generators.base import AbstractGenerator
 from genmatch.guidance.base import (
     AbstractGuidableParametrization,
+    AbstractGuidedGenerator,
     GuidanceWeight,
     check_weight,
     resolve_weight,
 )
-from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.types import Field, Network, ParamValue, State, Times
 
 
 @final
 @dataclass(frozen=True, eq=False)
-class ClassifierFreeGuidance(AbstractGenerator):
+class ClassifierFreeGuidance(AbstractGuidedGenerator):
     """Classifier-free guidance: the generator ``generator`` driven by the guided value
 
     ``F^w = guide(F_t(x|c), F_t(x), w_t)``
@@ -76,18 +71,6 @@ class ClassifierFreeGuidance(AbstractGenerator):
             )
         check_weight(self.weight)
 
-    @property
-    def parametrization(self) -> AbstractLinearParametrization:  # type: ignore[override]
-        return self.generator.parametrization
-
-    @property
-    def divergence(self) -> AbstractBregmanDivergence:  # type: ignore[override]
-        return self.generator.divergence
-
-    @property
-    def nfe_per_step(self) -> int:  # type: ignore[override]
-        return self.generator.nfe_per_step
-
     def weights(self, t: Times) -> object:
         """``w_t`` for times ``t``: ``(batch,)``, or per factor on a product."""
         return resolve_weight(self.weight, t)
@@ -117,40 +100,3 @@ class ClassifierFreeGuidance(AbstractGenerator):
                 "with the base generator"
             )
         return self.combine(self.generator.field(net, condition), self.generator.field(net, None))
-
-    def conditional_target(self, path: AbstractConditionalPath, sample: PathSample) -> ParamValue:
-        """The base generator's target: a guided model is trained as its base."""
-        return self.generator.conditional_target(path, sample)
-
-    def step(
-        self,
-        field: Field,
-        x: State,
-        t: Tensor,
-        h: float,
-        *,
-        generator: torch.Generator | None = None,
-    ) -> State:
-        return self.generator.step(field, x, t, h, generator=generator)
-
-    def move(
-        self,
-        field: Field,
-        x: State,
-        t: Tensor,
-        h: float,
-        *,
-        generator: torch.Generator | None = None,
-    ) -> State:
-        return self.generator.move(field, x, t, h, generator=generator)
-
-    def propose(
-        self,
-        value: ParamValue,
-        x: State,
-        t: Tensor,
-        h: float,
-        *,
-        generator: torch.Generator | None = None,
-    ) -> JumpProposal | None:
-        return self.generator.propose(value, x, t, h, generator=generator)

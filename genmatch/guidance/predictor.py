@@ -6,20 +6,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import final
 
-import torch
 from torch import Tensor
 from torch.utils import _pytree as pytree
 
-from genmatch.divergences.base import AbstractBregmanDivergence
-from genmatch.generators.base import AbstractGenerator, AbstractLinearParametrization
-from genmatch.generators.jump_base import JumpProposal
+from genmatch.generators.base import AbstractGenerator
 from genmatch.guidance.base import (
+    AbstractGuidedGenerator,
     AbstractTiltableParametrization,
     GuidanceWeight,
     check_weight,
     resolve_weight,
 )
-from genmatch.paths.base import AbstractConditionalPath, PathSample
+from genmatch.paths.base import AbstractConditionalPath
 from genmatch.spaces.base import TENSORS, AbstractStateSpace
 from genmatch.types import Field, Network, ParamValue, State, Times
 
@@ -30,7 +28,7 @@ LogLikelihood = Callable[[State, Times, State], Tensor]
 
 @final
 @dataclass(frozen=True, eq=False)
-class PredictorGuidance(AbstractGenerator):
+class PredictorGuidance(AbstractGuidedGenerator):
     """Predictor guidance: the generator of ``p_t(x | c) ∝ p_t(x) p_t(c | x)`` from a generator of
     ``p_t`` and a predictor ``log p_t(c | x)`` (weight ``w``: ``p_t(x) p_t(c | x)^w``).
 
@@ -79,18 +77,6 @@ class PredictorGuidance(AbstractGenerator):
             raise TypeError("log_likelihood must be a function (x_t, t, c) -> log p_t(c | x_t)")
         check_weight(self.weight)
 
-    @property
-    def parametrization(self) -> AbstractLinearParametrization:  # type: ignore[override]
-        return self.generator.parametrization
-
-    @property
-    def divergence(self) -> AbstractBregmanDivergence:  # type: ignore[override]
-        return self.generator.divergence
-
-    @property
-    def nfe_per_step(self) -> int:  # type: ignore[override]
-        return self.generator.nfe_per_step
-
     def tilted(self, field: Field, condition: State) -> Field:
         """The guided field from the unconditional field ``(x, t) ↦ F_t(x)`` and conditions ``c``
         (a batch of the points' size)."""
@@ -111,43 +97,6 @@ class PredictorGuidance(AbstractGenerator):
         if condition is None:
             raise ValueError("predictor guidance needs a condition c")
         return self.tilted(self.generator.field(net), condition)
-
-    def conditional_target(self, path: AbstractConditionalPath, sample: PathSample) -> ParamValue:
-        """The base generator's target (the generator is trained unconditionally)."""
-        return self.generator.conditional_target(path, sample)
-
-    def step(
-        self,
-        field: Field,
-        x: State,
-        t: Tensor,
-        h: float,
-        *,
-        generator: torch.Generator | None = None,
-    ) -> State:
-        return self.generator.step(field, x, t, h, generator=generator)
-
-    def move(
-        self,
-        field: Field,
-        x: State,
-        t: Tensor,
-        h: float,
-        *,
-        generator: torch.Generator | None = None,
-    ) -> State:
-        return self.generator.move(field, x, t, h, generator=generator)
-
-    def propose(
-        self,
-        value: ParamValue,
-        x: State,
-        t: Tensor,
-        h: float,
-        *,
-        generator: torch.Generator | None = None,
-    ) -> JumpProposal | None:
-        return self.generator.propose(value, x, t, h, generator=generator)
 
 
 def _bound(
