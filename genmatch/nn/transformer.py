@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from genmatch.guidance.condition import Condition
+from genmatch.nn.conditions.base import AbstractConditionEmbedding
 from genmatch.nn.embeddings import SinusoidalTimeEmbedding
 from genmatch.spaces.discrete import DiscreteSpace
 from genmatch.types import HeadShapes
@@ -26,6 +28,10 @@ class SequenceTransformer(nn.Module):
         num_layers: encoder layers.
         num_heads: attention heads (divides ``d_model``).
         dropout: dropout in the encoder layers.
+        condition: an optional condition embedding (e.g.
+            :class:`~genmatch.nn.conditions.LabelEmbedding`): the network then takes
+            ``net(x_t, t, c)``, the condition's projected embedding added to every position
+            like the time's; ``c = None`` is the learned null condition.
 
     Shapes:
         x_t: ``(batch, L)`` int64; t: ``(batch,)``.
@@ -47,6 +53,7 @@ class SequenceTransformer(nn.Module):
         num_layers: int = 2,
         num_heads: int = 4,
         dropout: float = 0.0,
+        condition: AbstractConditionEmbedding | None = None,
     ) -> None:
         super().__init__()
         if not heads:
@@ -63,6 +70,12 @@ class SequenceTransformer(nn.Module):
             nn.SiLU(),
             nn.Linear(d_model, d_model),
         )
+        if condition is not None and not isinstance(condition, AbstractConditionEmbedding):
+            raise TypeError(
+                f"condition must be an AbstractConditionEmbedding, got {type(condition).__name__}"
+            )
+        self.condition = condition
+        self.condition_proj = None if condition is None else nn.Linear(condition.dim, d_model)
         layer = nn.TransformerEncoderLayer(
             d_model,
             num_heads,
@@ -78,11 +91,18 @@ class SequenceTransformer(nn.Module):
             {name: nn.Linear(d_model, shape[1]) for name, shape in heads.items()}
         )
 
-    def forward(self, x_t: Tensor, t: Tensor) -> dict[str, Tensor]:
+    def forward(
+        self, x_t: Tensor, t: Tensor, c: Condition | Tensor | None = None
+    ) -> dict[str, Tensor]:
         if x_t.dim() != 2 or x_t.shape[1] != self.length:
             raise ValueError(f"x_t must be (batch, {self.length}), got {tuple(x_t.shape)}")
         if t.shape != x_t.shape[:1]:
             raise ValueError(f"t must be ({x_t.shape[0]},), got {tuple(t.shape)}")
         h = self.token(x_t) + self.position + self.time(t.to(self.position.dtype))[:, None, :]
+        if self.condition is not None and self.condition_proj is not None:
+            e = self.condition(c, x_t.shape[0]).to(self.position.dtype)
+            h = h + self.condition_proj(e)[:, None, :]
+        elif c is not None:
+            raise TypeError("this SequenceTransformer takes no condition: build it with condition=")
         h = self.norm(self.encoder(h))
         return {name: head(h) for name, head in self.heads.items()}
