@@ -31,10 +31,9 @@ from genmatch.generators.ctmc import (
     CTMCGenerator,
     CTMCHead,
     JumpMethod,
-    PosteriorValue,
     jump_from_rates,
-    posterior_to_rates,
 )
+from genmatch.generators.ctmc_values import PosteriorValue, posterior_to_rates
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.sources.categorical import CategoricalSource
 from genmatch.types import Field, ParamValue

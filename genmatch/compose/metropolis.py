@@ -12,7 +12,8 @@ from torch import Tensor
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.divergences.generalized_kl import GeneralizedKL
 from genmatch.generators.base import AbstractGenerator
-from genmatch.generators.ctmc import RateParametrization, neighbour_differences
+from genmatch.generators.ctmc import RateParametrization
+from genmatch.generators.ctmc_values import neighbour_differences
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.spaces.discrete import DiscreteSpace
 from genmatch.types import Field, ParamValue

@@ -13,11 +13,9 @@ from genmatch.generators.ctmc import (
     JumpMethod,
     PosteriorKL,
     PosteriorParametrization,
-    PosteriorValue,
     RateParametrization,
-    posterior_to_rates,
-    rates_to_posterior,
 )
+from genmatch.generators.ctmc_values import PosteriorValue, posterior_to_rates, rates_to_posterior
 from genmatch.generators.diffusion import (
     DiffusionGenerator,
     DiffusionStructure,

@@ -13,7 +13,8 @@ from torch_geometric.data import Batch
 from genmatch._pairs import pair_up
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.generators.base import AbstractGenerator, AbstractLinearParametrization, TestFunction
-from genmatch.generators.ctmc import CTMCGenerator, CTMCHead, JumpMethod, PosteriorValue
+from genmatch.generators.ctmc import CTMCGenerator, CTMCHead, JumpMethod
+from genmatch.generators.ctmc_values import PosteriorValue
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.paths.graph import GraphMixturePath
 from genmatch.sources.categorical import CategoricalSource

@@ -23,7 +23,8 @@ from torch import Tensor, nn
 
 from genmatch._checks import check_instance, check_positive_int, check_unit_time
 from genmatch.divergences.generalized_kl import GeneralizedKL
-from genmatch.generators.ctmc import CTMCGenerator, CTMCHead, PosteriorValue
+from genmatch.generators.ctmc import CTMCGenerator, CTMCHead
+from genmatch.generators.ctmc_values import PosteriorValue
 from genmatch.paths.base import AbstractFactorizedMixturePath
 from genmatch.solvers.rk4 import RK4
 from genmatch.types import Field
