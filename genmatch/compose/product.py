@@ -18,6 +18,7 @@ from genmatch.generators.base import (
     reuse_first,
 )
 from genmatch.guidance.base import AbstractGuidableParametrization, AbstractTiltableParametrization
+from genmatch.guidance.bound import BoundLikelihood
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.paths.product import ProductPath, factor_sample
 from genmatch.spaces.base import AbstractStateSpace
@@ -136,7 +137,7 @@ class ProductParametrization(
         value: ProductValue,
         x_t: State,
         t: object,
-        log_likelihood: TestFunction,
+        log_likelihood: BoundLikelihood,
         weight: object,
         path: AbstractConditionalPath,
     ) -> ProductValue:
@@ -152,9 +153,10 @@ class ProductParametrization(
                 raise TypeError(f"factor {k!r} ({type(part).__name__}) has no predictor tilt")
             w = weight[k] if isinstance(weight, Mapping) else weight
 
-            def in_factor(y: State, name: str = k) -> Tensor:
-                return log_likelihood(_others_repeated(self.space, x_t, name, y))
+            def embed(y: State, name: str = k) -> State:
+                return _others_repeated(self.space, x_t, name, y)
 
+            in_factor = log_likelihood.within(embed, k)
             out[k] = part.tilt(value.parts[k], x_t[k], times[k], in_factor, w, path.paths[k])
         return ProductValue(out)
 

@@ -52,6 +52,7 @@ from genmatch.guidance.base import (
     AbstractTiltableParametrization,
     geometric,
 )
+from genmatch.guidance.bound import BoundLikelihood
 from genmatch.paths.base import AbstractConditionalPath, AbstractFactorizedMixturePath, PathSample
 from genmatch.paths.kappa import AbstractKappaSchedule
 from genmatch.sources.categorical import CategoricalSource
@@ -115,11 +116,18 @@ class RateParametrization(
         value: Tensor,
         x_t: Tensor,
         t: Tensor,
-        log_likelihood: TestFunction,
+        log_likelihood: BoundLikelihood,
         weight: Tensor,
         path: AbstractConditionalPath,
     ) -> Tensor:
-        """``u^i(y|x) (p_t(c|x^{i→y}) / p_t(c|x))^w``, the predictor on all ``L·S`` neighbours."""
+        """``u^i(y|x) (p_t(c|x^{i→y}) / p_t(c|x))^w``, the predictor on all ``L·S`` neighbours.
+
+        Exact (``w = 1`` with the exact rates and predictor: the generator of ``p_t(x|c)``) on
+        the masked path, where a token set by a jump is clean data, so
+        ``p_t(c|x^{i→y}) = p(c | x, z_i = y)``. With other sources (uniform, marginal) it is
+        the approximation of Nisonoff et al.: the exact ratio would read position ``i`` at
+        ``t = 1`` and the others at ``t``, which a predictor of ``(x, t)`` cannot express.
+        """
         return value * likelihood_ratio(log_likelihood, x_t, self.space.num_states, weight)
 
 
@@ -190,11 +198,12 @@ class PosteriorParametrization(
         value: PosteriorValue,
         x_t: Tensor,
         t: Tensor,
-        log_likelihood: TestFunction,
+        log_likelihood: BoundLikelihood,
         weight: Tensor,
         path: AbstractConditionalPath,
     ) -> PosteriorValue:
-        """Rates ``u^i(y|x) (p_t(c|x^{i→y}) / p_t(c|x))^w`` in the posterior form with a speed."""
+        """Rates ``u^i(y|x) (p_t(c|x^{i→y}) / p_t(c|x))^w`` in the posterior form with a speed
+        (exact on the masked path only, as :meth:`RateParametrization.tilt`)."""
         ratio = likelihood_ratio(log_likelihood, x_t, self.space.num_states, weight)
         return PosteriorValue.from_relative_rates(
             value.relative_rates(x_t) * ratio, x_t, value.intensity

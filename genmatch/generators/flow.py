@@ -24,6 +24,7 @@ from genmatch.guidance.base import (
     extrapolate,
     per_point,
 )
+from genmatch.guidance.bound import BoundLikelihood
 from genmatch.paths.base import (
     AbstractConditionalPath,
     AbstractGaussianPath,
@@ -77,7 +78,7 @@ class VelocityParametrization(
         value: Tensor,
         x_t: Tensor,
         t: Tensor,
-        log_likelihood: TestFunction,
+        log_likelihood: BoundLikelihood,
         weight: Tensor,
         path: AbstractConditionalPath,
     ) -> Tensor:

@@ -12,6 +12,14 @@ from torch import Tensor
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.divergences.kl import KLDivergence
 from genmatch.generators.base import AbstractLinearParametrization, TestFunction
+from genmatch.guidance.base import (
+    AbstractGuidableParametrization,
+    AbstractTiltableParametrization,
+    Weights,
+    geometric,
+)
+from genmatch.guidance.bound import BoundLikelihood
+from genmatch.paths.base import AbstractConditionalPath
 from genmatch.paths.kappa import AbstractKappaSchedule
 from genmatch.spaces.base import TENSORS, AbstractStateSpace
 from genmatch.spaces.finite import AbstractFiniteSpace
@@ -43,7 +51,7 @@ def _atom_index(batch: int, n: int, j: Tensor) -> Tensor:
 
 @final
 @dataclass(frozen=True, eq=False)
-class AtomicJumpParametrization(AbstractLinearParametrization):
+class AtomicJumpParametrization(AbstractLinearParametrization, AbstractTiltableParametrization):
     """Jump measures with atoms (GM eq. 9.7): ``K f(x) = y ↦ f(y) − f(x)``,
     ``⟨K f(x), Q⟩ = λ Σ_j w_j (f(a_j) − f(x))``.
 
@@ -100,10 +108,36 @@ class AtomicJumpParametrization(AbstractLinearParametrization):
         )
         return AtomicJumpMeasure(intensity=total, atoms=values.atoms, weights=safe.reshape(b, -1))
 
+    def tilt(
+        self,
+        value: AtomicJumpMeasure,
+        x_t: State,
+        t: Tensor,
+        log_likelihood: BoundLikelihood,
+        weight: Weights,
+        path: AbstractConditionalPath,
+    ) -> AtomicJumpMeasure:
+        """``Q_t(dy, x | c) = Q_t(dy, x) (p(c | z = y) / p_t(c | x))^w`` on the atoms.
+
+        A jump of the mixture path lands on a data point ``z`` (GM eq. 9.25), so the atom's
+        likelihood is the clean one, ``p(c | z = y)`` (the predictor at ``t = 1``,
+        :meth:`~genmatch.guidance.bound.BoundLikelihood.at_data`): by Bayes' rule
+        ``p(z | x, c) = p(z | x) p(c | z) / p_t(c | x)``, so with ``w = 1``, the exact ``Q`` and
+        the exact predictor this is the exact generator of ``p_t(x | c)`` (the oracle of the
+        data of class ``c``). The masses ``λ w_j`` are multiplied by the ratio and renormalised
+        (``λ`` becomes ``λ Σ_j w_j r_j``). An atom the predictor rules out gets 0; from a point it
+        rules out, a possible atom gets ``e^{50}`` (leave at once)."""
+        b, n = value.weights.shape
+        diff = log_likelihood.at_data(value.atoms).reshape(b, n) - log_likelihood(x_t)[:, None]
+        diff = torch.nan_to_num(diff, nan=0.0, posinf=50.0)
+        return _reweighted(value, value.weights * torch.exp(weight.to(diff.dtype)[:, None] * diff))
+
 
 @final
 @dataclass(frozen=True, eq=False)
-class StateJumpParametrization(AbstractLinearParametrization):
+class StateJumpParametrization(
+    AbstractLinearParametrization, AbstractGuidableParametrization, AbstractTiltableParametrization
+):
     """Whole-state jumps on a finite space with the mixture path's intensity: the network
     outputs the jump distribution over all ``M`` states, ``J_t(y|x) = softmax(logits)_y``, and
     the intensity is the known ``λ_t = κ̇_t/(1 − κ_t)``, so ``Q_t(y, x) = λ_t J_t(y|x)``.
@@ -152,6 +186,49 @@ class StateJumpParametrization(AbstractLinearParametrization):
         b, n = weights.shape
         probs = (weights[:, :, None] * values.weights.reshape(b, n, -1)).sum(1)
         return AtomicJumpMeasure(values.intensity.reshape(b, n)[:, 0], self.states(b), probs)
+
+    def guide(
+        self,
+        conditional: AtomicJumpMeasure,
+        unconditional: AtomicJumpMeasure,
+        weight: Weights,
+        x_t: State,
+    ) -> AtomicJumpMeasure:
+        """The off-diagonal rates ``Q_c(y,x)^{1+w} Q(y,x)^{−w}`` (:func:`geometric`), ``y ≠ x``,
+        of the rates ``Q(y, x) = λ J(y|x)`` on every state; the jump to ``x`` itself (which
+        changes nothing) is dropped, so the guided intensity is the guided rates' sum."""
+        rates_c = conditional.intensity[:, None] * conditional.weights
+        rates_u = unconditional.intensity[:, None] * unconditional.weights
+        here = self.space.one_hot(x_t, rates_c.dtype) > 0
+        guided = torch.where(here, 0.0, geometric(rates_c, rates_u, weight))
+        w = weight.to(rates_c.dtype)[:, None]
+        guided = torch.where(w == 0, rates_c, torch.where(w == -1, rates_u, guided))
+        value = AtomicJumpMeasure(torch.ones_like(conditional.intensity), conditional.atoms, guided)
+        return _reweighted(value, guided)
+
+    def tilt(
+        self,
+        value: AtomicJumpMeasure,
+        x_t: State,
+        t: Tensor,
+        log_likelihood: BoundLikelihood,
+        weight: Weights,
+        path: AbstractConditionalPath,
+    ) -> AtomicJumpMeasure:
+        """The Doob transform on every state (:meth:`AtomicJumpParametrization.tilt`)."""
+        return AtomicJumpParametrization(self.space).tilt(
+            value, x_t, t, log_likelihood, weight, path
+        )
+
+
+def _reweighted(value: AtomicJumpMeasure, mass: Tensor) -> AtomicJumpMeasure:
+    """The measure ``λ Σ_j m_j δ_{a_j}`` for new unnormalised masses ``m`` ``(batch, n)`` on
+    ``value``'s atoms: intensity ``λ Σ_j m_j``, weights ``m / Σ m`` (uniform where ``Σ m = 0``,
+    with intensity 0)."""
+    total = mass.sum(1)
+    uniform = torch.full_like(mass, 1.0 / mass.shape[1])
+    weights = torch.where(total[:, None] > 0, mass / total.clamp_min(1e-300)[:, None], uniform)
+    return AtomicJumpMeasure(value.intensity * total, value.atoms, weights)
 
 
 @final

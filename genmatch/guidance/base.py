@@ -25,9 +25,9 @@ from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.generators.base import (
     AbstractGenerator,
     AbstractLinearParametrization,
-    TestFunction,
 )
 from genmatch.generators.jump_base import JumpProposal
+from genmatch.guidance.bound import BoundLikelihood
 from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.types import Field, ParamValue, State, Times
 
@@ -65,7 +65,7 @@ class AbstractTiltableParametrization(abc.ABC):
         value: ParamValue,
         x_t: State,
         t: Times,
-        log_likelihood: TestFunction,
+        log_likelihood: BoundLikelihood,
         weight: Weights,
         path: AbstractConditionalPath,
     ) -> ParamValue:
@@ -75,8 +75,9 @@ class AbstractTiltableParametrization(abc.ABC):
             value: ``F_t(x)`` at ``x_t``.
             x_t: the points.
             t: their times.
-            log_likelihood: ``x ↦ log p_t(c | x)`` for a batch like ``x_t`` (the condition and
-                the time are bound), ``(batch,)``; differentiable for continuous spaces.
+            log_likelihood: ``y ↦ log p_t(c | y)`` for a batch like ``x_t`` or of its
+                neighbours (the condition and the time are bound; ``.at_data(y)`` reads ``y``
+                at ``t = 1``), ``(batch,)``; differentiable for continuous spaces.
             weight: ``w``, ``(batch,)``.
             path: the conditional path the model was trained on (continuous tilts scale the
                 likelihood's gradient by the path's coefficients).

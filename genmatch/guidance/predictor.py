@@ -17,6 +17,7 @@ from genmatch.guidance.base import (
     check_weight,
     resolve_weight,
 )
+from genmatch.guidance.bound import BoundLikelihood
 from genmatch.paths.base import AbstractConditionalPath
 from genmatch.spaces.base import TENSORS, AbstractStateSpace
 from genmatch.types import Field, Network, ParamValue, State, Times
@@ -35,16 +36,23 @@ class PredictorGuidance(AbstractGuidedGenerator):
     - Flows on an affine Gaussian path: ``u_t(x|c) = u_t(x) + w b_t ∇_x log p_t(c|x)`` with
       ``b_t = σ_t (α̇_t σ_t/α_t − σ̇_t)``, the factor that turns a score into a velocity
       (``u = (α̇/α) x + b_t ∇ log p_t``).
-    - CTMCs and jumps: rates tilted by the likelihood ratio,
+    - CTMCs: rates tilted by the likelihood ratio,
       ``R_t(x → y | c) = R_t(x → y) (p_t(c|y)/p_t(c|x))^w`` (Nisonoff et al. 2024), evaluated
       exactly on every neighbour ``y`` (``L·S`` predictor calls per point for a sequence).
+    - Whole-state jumps of the mixture path (:class:`~genmatch.generators.JumpGenerator`): the
+      jump masses tilted by ``(p(c | z = y)/p_t(c|x))^w``, the destination read as clean data
+      (the predictor at ``t = 1``), since the mixture path's jumps land on data points.
     - Products: factor by factor, each factor's generator tilted by the same joint likelihood
       as a function of its own coordinates.
 
     Exactness: with ``w = 1``, the exact generator of ``p_t`` and the exact ``p_t(c|x)`` (for a
     finite data set both come from :class:`~genmatch.ExactMarginal`), the tilted generator is
     the exact generator of ``p_t(x|c)`` — equal to the oracle restricted to ``c`` — so it
-    generates ``p(x | c)``. With a trained generator or predictor it is as good as they are;
+    generates ``p(x | c)``: for flows on affine Gaussian paths, whole-state jumps, and CTMCs on
+    the masked path (on other CTMC sources the neighbour ratio is an approximation, see
+    :meth:`~genmatch.generators.ctmc.RateParametrization.tilt`). Riemannian flows have no
+    tilt: no identity turns ``∇ log p_t(c|x)`` into a velocity on a geodesic path (use
+    classifier-free guidance there). With a trained generator or predictor it is as good as they are;
     ``w ≠ 1`` generates a heuristic sharpening, not ``p(x) p(c|x)^w`` exactly (the tilt of a
     marginal by a power is not the power of the tilted path).
 
@@ -101,16 +109,16 @@ class PredictorGuidance(AbstractGuidedGenerator):
 
 def _bound(
     log_likelihood: LogLikelihood, t: Times, c: State, batch: int, states: AbstractStateSpace
-) -> Callable[[State], Tensor]:
-    """``y ↦ log p_t(c | y)`` for a batch ``y`` of ``m · batch`` points, point-major (the ``m``
-    neighbours of point ``i`` are contiguous): times and conditions are repeated to match."""
+) -> BoundLikelihood:
+    """``(y, s) ↦ log p_s(c | y)`` for a batch ``y`` of ``m · batch`` points, point-major (the
+    ``m`` neighbours of point ``i`` are contiguous): times and conditions are repeated to match."""
 
-    def log_p(y: State) -> Tensor:
+    def evaluate(y: State, s: Times) -> Tensor:
         m = states.batch_size(y) // batch
         if m == 1:
-            return log_likelihood(y, t, c)
-        t_rep = pytree.tree_map(lambda s: s.repeat_interleave(m, 0), t)
+            return log_likelihood(y, s, c)
+        s_rep = pytree.tree_map(lambda a: a.repeat_interleave(m, 0), s)
         c_rep = pytree.tree_map(lambda a: a.repeat_interleave(m, 0), c)
-        return log_likelihood(y, t_rep, c_rep)
+        return log_likelihood(y, s_rep, c_rep)
 
-    return log_p
+    return BoundLikelihood(evaluate, t)

@@ -223,5 +223,8 @@ class AbstractFactorizedMixturePath(AbstractDensityPath):
 
     def log_prob(self, x: Tensor, t: Tensor, z: Tensor) -> Tensor:
         """``log p_{t|Z}(x|z) = Σ_i log[κ_t δ_{z_i}(x_i) + (1 − κ_t) q_i(x_i)]``, ``(batch,)``."""
-        p = self.probs(z, t).gather(2, x[..., None])[..., 0]
+        kappa = self.kappa.kappa(t)[:, None]
+        q = self.source.position_probs(t.dtype, x.device)  # (L, S)
+        q_x = q.gather(1, x.T).T  # q_i(x_i), (batch, L), no (batch, L, S) one-hot
+        p = kappa * (x == z).to(t.dtype) + (1 - kappa) * q_x
         return torch.log(p).sum(1)
