@@ -20,9 +20,6 @@ Scored for every weight ``w``, on ``--num-samples`` samples per topic:
   (real held-out windows give the reference), and the share of distinct 4-grams;
 - **known words**: the share of the samples' words that occur in the training text.
 
-The exact oracle of a subset of the training windows (:class:`~genmatch.ExactMarginal` with
-their topics), guided the same way, is scored next to it (it reproduces training windows, so
-its accuracy at ``w = 0`` is the classifier's accuracy on those windows, also reported).
 Writes ``metrics.json``, ``samples.txt`` and ``guidance.png`` (accuracy against diversity).
 """
 
@@ -119,8 +116,6 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0, 3.0])
     parser.add_argument("--num-samples", type=int, default=64, help="samples per topic")
     parser.add_argument("--sample-steps", type=int, default=64)
-    parser.add_argument("--oracle-windows", type=int, default=200, help="0: no oracle")
-    parser.add_argument("--oracle-samples", type=int, default=16, help="oracle samples per topic")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("outputs/guidance_text"))
     args = parser.parse_args(argv)
@@ -164,18 +159,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     net.eval()
 
     g = torch.Generator().manual_seed(args.seed)
-    pick = torch.randperm(data.train.shape[0], generator=g)[: args.oracle_windows]
-    oracle = (
-        gm.ExactMarginal(path, ctmc, data.train[pick], conditions=data.train_labels[pick])
-        if args.oracle_windows > 0
-        else None
-    )
     c = torch.arange(k).repeat_interleave(args.num_samples)
     x_0 = torch.full((c.shape[0], args.length), space.mask_token)
-    c_oracle = torch.arange(k).repeat_interleave(args.oracle_samples)
-    x_0_oracle = x_0[: c_oracle.shape[0]]
 
-    def score(x: Tensor, c: Tensor = c) -> dict[str, float]:
+    def score(x: Tensor) -> dict[str, float]:
         return {
             "accuracy": float((classifier.predict(x) == c).double().mean()),
             **diversity(x, c),
@@ -204,18 +191,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             rng = torch.Generator().manual_seed(args.seed + 1)
             x = gm.simulate(cfg, net, x_0, args.sample_steps, condition=c, rng=rng).x
             metrics[f"w={w:g}"] = {"model": score(x)}
-            if oracle is not None:
-                guided = cfg.combine(oracle.given(c_oracle), oracle)
-                x_oracle = gm.simulate(cfg, guided, x_0_oracle, args.sample_steps, rng=rng).x
-                metrics[f"w={w:g}"]["oracle"] = score(x_oracle, c_oracle)
             lines.append(f"== w = {w:g}")
             for topic in range(k):
                 lines.append(f"-- {data.topics[topic]}")
                 lines += [repr(s) for s in decode(x[c == topic][:3], data.alphabet)]
-    if oracle is not None:
-        metrics["oracle_data_accuracy"] = float(
-            (classifier.predict(data.train[pick]) == data.train_labels[pick]).double().mean()
-        )
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (args.out / "samples.txt").write_text("\n".join(lines) + "\n")
     _plot(metrics, args.weights, args.out / "guidance.png")
@@ -231,13 +210,10 @@ def _plot(metrics: dict[str, object], weights: list[float], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    for who, marker in (("model", "o-"), ("oracle", "s--")):
-        if who not in metrics[f"w={weights[0]:g}"]:  # type: ignore[operator]
-            continue
-        rows = [metrics[f"w={w:g}"][who] for w in weights]  # type: ignore[index]
-        ax.plot([r["hamming"] for r in rows], [r["accuracy"] for r in rows], marker, label=who)
-        for w, r in zip(weights, rows, strict=True):
-            ax.annotate(f"w={w:g}", (r["hamming"], r["accuracy"]), fontsize=7)
+    rows = [metrics[f"w={w:g}"]["model"] for w in weights]  # type: ignore[index]
+    ax.plot([r["hamming"] for r in rows], [r["accuracy"] for r in rows], "o-", label="model")
+    for w, r in zip(weights, rows, strict=True):
+        ax.annotate(f"w={w:g}", (r["hamming"], r["accuracy"]), fontsize=7)
     real = metrics["real_held_out"]
     ax.axhline(
         metrics["classifier_held_out_accuracy"], color="grey", ls=":", label="real (held out)"

@@ -24,34 +24,16 @@ import re
 from pathlib import Path
 
 import torch
-from torch import Tensor
 
 import genmatch as gm
 from genmatch.compose import MixtureCorrector
+from genmatch.data.text import char_windows, decode, encode, help_text
 from genmatch.generators import CTMCGenerator
 from genmatch.likelihood import elbo
 from genmatch.nn import SequenceTransformer
 from genmatch.paths import FactorizedMixturePath, LinearKappa
 from genmatch.sources import CategoricalSource
 from genmatch.spaces import DiscreteSpace
-
-
-def load_text() -> str:
-    """The English text of Python's help topics, printable ASCII and newlines only."""
-    from pydoc_data.topics import topics
-
-    text = "\n".join(topics[k] for k in sorted(topics))
-    return "".join(c if (32 <= ord(c) < 127 or c == "\n") else " " for c in text)
-
-
-def windows(ids: Tensor, length: int, stride: int) -> Tensor:
-    """All windows ``ids[i : i + length]`` with ``i`` a multiple of ``stride``: ``(N, length)``."""
-    return ids.unfold(0, length, stride).contiguous()
-
-
-def decode(x: Tensor, alphabet: str, mask: str = "\u2588") -> list[str]:
-    """Token ids back to text (the mask token shows as ``mask``)."""
-    return ["".join(alphabet[i] if i < len(alphabet) else mask for i in row.tolist()) for row in x]
 
 
 def word_share(samples: list[str], vocabulary: set[str]) -> float:
@@ -75,13 +57,12 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     torch.manual_seed(0)
-    text = load_text()
+    text = help_text()
     alphabet = "".join(sorted(set(text)))
-    lookup = {c: i for i, c in enumerate(alphabet)}
-    ids = torch.tensor([lookup[c] for c in text], dtype=torch.long)
+    ids = encode(text, alphabet)
     split = int(0.9 * len(ids))
-    train_windows = windows(ids[:split], args.length, args.length // 4)
-    held_out = windows(ids[split:], args.length, args.length)
+    train_windows = char_windows(ids[:split], args.length, args.length // 4)
+    held_out = char_windows(ids[split:], args.length, args.length)
     held_out = held_out[torch.randperm(held_out.shape[0])[: args.eval_windows]]
     vocabulary = set(re.findall(r"[A-Za-z]{2,}", text[:split]))
 
