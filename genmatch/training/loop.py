@@ -6,7 +6,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,7 @@ def train(
     compile: bool = False,
     resume_overrides: Collection[str] = (),
     log: Callable[[LogRecord], None] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Minimise ``loss_fn`` over ``net`` for ``steps`` steps, on one or many processes.
 
@@ -146,6 +147,8 @@ def train(
         compile: run the network through ``torch.compile``.
         resume_overrides: settings allowed to differ from the checkpoint's.
         log: called on rank 0 with a :class:`LogRecord` at every check.
+        metadata: plain values (numbers, strings, lists, dicts) stored in the checkpoint
+            under ``"metadata"`` (``genmatch train`` stores its config there).
 
     Returns:
         A :class:`TrainResult`; its :attr:`~TrainResult.model` is the EMA when there is one.
@@ -251,6 +254,7 @@ def train(
                     "ema": ema.state_dict() if ema is not None else None,
                     "scaler": scaler.state_dict() if scaler is not None else None,
                     "losses": torch.stack(losses).cpu() if losses else torch.empty(0),
+                    "metadata": dict(metadata) if metadata is not None else None,
                 },
             )
 
@@ -456,7 +460,7 @@ def _batch_drawer(
             f"conditions has {c_space.batch_size(conditions)} rows, data "
             f"{space.batch_size(data)} points"
         )
-    draw_c = _data_set(conditions, c_space)
+    draw_c = _data_set(conditions, c_space, "conditions")
 
     def with_conditions(n: int, rng: torch.Generator) -> tuple[State, State, None]:
         before = rng.get_state()  # the same indices for data and conditions: replay the draw
@@ -467,21 +471,24 @@ def _batch_drawer(
     return with_conditions
 
 
-def _data_set(data: State, space: AbstractStateSpace) -> DataSampler:
-    if isinstance(data, Tensor) and (data.dim() < 2 or data.shape[0] == 0):
+def _data_set(data: State, space: AbstractStateSpace, name: str = "data") -> DataSampler:
+    """Uniform draws with replacement from a data set (``name = "conditions"``: its labels or
+    features, rows aligned with the data, any shape ``(N, ...)``)."""
+    if name == "data" and isinstance(data, Tensor) and (data.dim() < 2 or data.shape[0] == 0):
         raise ValueError(f"data must be (N, *event) with N >= 1, got {tuple(data.shape)}")
-    try:
-        space.check(data, "data")
-    except (TypeError, ValueError) as e:
-        raise type(e)(f"data must be a data set of the loss's space or a sampler: {e}") from e
+    if name == "data":
+        try:
+            space.check(data, "data")
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"data must be a data set of the loss's space or a sampler: {e}") from e
     size = space.batch_size(data)
     if size == 0:
-        raise ValueError("data must be (N, *event) with N >= 1, got 0 points")
+        raise ValueError(f"{name} must have N >= 1 rows, got 0")
     for i, a in enumerate(pytree.tree_leaves(data)):
         if isinstance(a, Tensor) and a.is_floating_point() and not bool(torch.isfinite(a).all()):
             rows = (~torch.isfinite(a.reshape(a.shape[0], -1)).all(1)).nonzero().flatten()
             raise ValueError(
-                f"data has non-finite values (tensor {i}, rows {rows.tolist()[:10]}); "
+                f"{name} has non-finite values (tensor {i}, rows {rows.tolist()[:10]}); "
                 "clean or drop them before training"
             )
     device = space.reference(data).device
