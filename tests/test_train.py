@@ -102,3 +102,44 @@ def test_bad_arguments():
         train(loss_fn, net, torch.randn(10), steps=1, batch_size=4)
     with pytest.raises(TypeError, match="sampler"):
         train(loss_fn, net, [1, 2, 3], steps=1, batch_size=4)
+
+
+def test_resume_with_a_stateful_scheduler_is_exact(tmp_path):
+    data = torch.randn(200, 2, generator=torch.Generator().manual_seed(0))
+
+    def run(steps, ckpt=None):
+        _, net, loss_fn = _setup(seed=1)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-2, fused=True)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=20)
+        result = train(
+            loss_fn,
+            net,
+            data,
+            steps=steps,
+            batch_size=16,
+            optimizer=opt,
+            scheduler=sched,
+            checkpoint=ckpt,
+        )
+        return result, opt
+
+    full, full_opt = run(20)
+    run(7, tmp_path / "ckpt.pt")
+    resumed, opt = run(20, tmp_path / "ckpt.pt")
+    torch.testing.assert_close(resumed.losses, full.losses[7:], rtol=0, atol=0)
+    assert opt.param_groups[0]["lr"] == full_opt.param_groups[0]["lr"]
+    assert not hasattr(opt, "found_inf")  # the loop's flag does not outlive the call
+
+
+def test_a_failed_run_leaves_the_optimizer_usable():
+    _, net, loss_fn = _setup()
+    data = torch.randn(100, 2)
+    data[5:] = 1e30
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2, fused=True)
+    with pytest.raises(FloatingPointError):
+        train(loss_fn, net, data, steps=5, batch_size=50, optimizer=opt)
+    assert not hasattr(opt, "found_inf")
+    before = [p.detach().clone() for p in net.parameters()]
+    net(torch.zeros(3, 2), torch.zeros(3))["velocity"].sum().backward()
+    opt.step()  # a plain step afterwards does update
+    assert any(not torch.equal(p, q) for p, q in zip(net.parameters(), before, strict=True))

@@ -229,10 +229,11 @@ def train(
             )
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["optimizer"])
-        for g, base in zip(opt.param_groups, base_lrs, strict=True):
-            g["lr"] = base  # the (possibly overridden) base rate; schedules act from it
-        if scheduler is not None:
+        if scheduler is not None:  # its rates are in the optimizer's state
             scheduler.load_state_dict(state["scheduler"])
+        else:  # the (possibly overridden) base rate; lr_schedule acts from it
+            for g, base in zip(opt.param_groups, base_lrs, strict=True):
+                g["lr"] = base
         if ema is not None:
             ema.load_state_dict(state["ema"])
         if scaler is not None and state["scaler"] is not None:
@@ -290,7 +291,7 @@ def train(
     net.train()
     tic = last_tic = time.perf_counter()
     last_check = start
-    with _forked_global_rng(device):
+    with _forked_global_rng(device), _found_inf_cleared(opt):
         for step in range(start, steps):
             if lr_schedule is not None:
                 factor = lr_schedule(step)
@@ -357,8 +358,6 @@ def train(
                 last_check, last_tic = done, now
             if write:
                 save(done)
-    if hasattr(opt, "found_inf"):
-        del opt.found_inf
     seconds = time.perf_counter() - tic
     bar.close()
     if world.size > 1:
@@ -397,6 +396,17 @@ def _forked_global_rng(device: torch.device) -> Iterator[None]:
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         yield
+
+
+@contextlib.contextmanager
+def _found_inf_cleared(opt: torch.optim.Optimizer) -> Iterator[None]:
+    """Remove the loop's ``found_inf`` from the optimizer on the way out, error or not (a
+    fused optimizer would otherwise keep skipping every later step)."""
+    try:
+        yield
+    finally:
+        if hasattr(opt, "found_inf"):
+            del opt.found_inf
 
 
 def _check_same_run(
