@@ -6,7 +6,9 @@ keeps an optional :class:`EMA` of the weights, and runs data-parallel under ``to
 (``DistributedDataParallel`` on gloo or nccl). See ``docs/training.md``.
 """
 
+from genmatch.training.batches import DataSampler
 from genmatch.training.checkpoint import (
+    OVERRIDABLE,
     CheckpointError,
     load_checkpoint,
     remove_stale_temporaries,
@@ -14,7 +16,7 @@ from genmatch.training.checkpoint import (
 )
 from genmatch.training.distributed import World, init_from_environment
 from genmatch.training.ema import EMA
-from genmatch.training.loop import OVERRIDABLE, DataSampler, train
+from genmatch.training.loop import train
 from genmatch.training.nonfinite import NonFiniteTrainingError
 from genmatch.training.precision import Precision
 from genmatch.training.result import LogRecord, TrainResult

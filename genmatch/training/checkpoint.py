@@ -17,6 +17,12 @@ CHECKPOINT_FORMAT = "genmatch-train"
 CHECKPOINT_VERSION = 2
 
 
+#: The run settings a resumed run must share with its checkpoint, unless overridden.
+OVERRIDABLE = frozenset(
+    {"seed", "lr", "batch_size", "micro_batches", "lr_schedule", "clip_grad_norm", "precision"}
+)
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint file that cannot be used: unreadable, truncated, foreign, or written by a
     run whose settings differ from the resuming one. The message names the file."""
@@ -127,3 +133,23 @@ def load_checkpoint(
             f"reads version {CHECKPOINT_VERSION}"
         )
     return state
+
+
+def check_same_run(
+    path: str | os.PathLike[str], saved: dict[str, Any], run: dict[str, Any], allowed: set[str]
+) -> None:
+    """Raise :class:`CheckpointError` unless the settings ``run`` of a resuming run equal the
+    checkpoint's ``saved`` ones, except for the names in ``allowed``."""
+    changed = sorted(k for k in run if saved.get(k) != run[k])
+    refused = [k for k in changed if k not in allowed]
+    if not refused:
+        return
+    lines = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {run[k]!r}" for k in refused)
+    fixable = [k for k in refused if k in OVERRIDABLE]
+    hint = (
+        f"pass resume_overrides={fixable!r} to continue with the new values, or " if fixable else ""
+    )
+    raise CheckpointError(
+        f"checkpoint {path} was written by a run with other settings ({lines}); {hint}"
+        "use another checkpoint path to start afresh"
+    )

@@ -13,16 +13,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils import _pytree as pytree
 from tqdm.auto import tqdm
 
 from genmatch._checks import check_enum, check_instance, check_positive_int
 from genmatch.loss import GeneratorMatchingLoss
-from genmatch.spaces.base import TENSORS, AbstractStateSpace
+from genmatch.spaces.base import TENSORS
+from genmatch.training.batches import DataSampler, batch_drawer
 from genmatch.training.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
+    OVERRIDABLE,
     CheckpointError,
+    check_same_run,
     load_checkpoint,
     remove_stale_temporaries,
     save_checkpoint,
@@ -35,15 +37,6 @@ from genmatch.training.result import LogRecord, TrainResult
 from genmatch.training.schedules import WarmupCosine
 from genmatch.training.streams import DATA, NETWORK, stream_seed
 from genmatch.types import State
-
-#: Draws a data batch: ``(batch_size, rng) ↦`` a batch of ``batch_size`` points; it must draw
-#: all its randomness from ``rng`` (the loop seeds ``rng`` per step, which makes runs exact).
-DataSampler = Callable[[int, torch.Generator], State]
-
-#: The run settings a resumed run must share with its checkpoint, unless overridden.
-OVERRIDABLE = frozenset(
-    {"seed", "lr", "batch_size", "micro_batches", "lr_schedule", "clip_grad_norm", "precision"}
-)
 
 
 def train(
@@ -198,7 +191,7 @@ def train(
     base_lrs = [float(g["lr"]) for g in opt.param_groups]
     scaler = torch.amp.GradScaler(device.type) if precision is Precision.FP16 else None
     space = TENSORS if loss_fn.space is None else loss_fn.space
-    draw = _batch_drawer(data, conditions, loss_fn, space)
+    draw = batch_drawer(data, conditions, loss_fn, space)
     micro = batch_size // micro_batches
     mine = list(range(world.rank, micro_batches, world.size))
 
@@ -220,7 +213,7 @@ def train(
         remove_stale_temporaries(checkpoint)
     if checkpoint is not None and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint, map_location=device)
-        _check_same_run(checkpoint, state["run"], run, set(resume_overrides))
+        check_same_run(checkpoint, state["run"], run, set(resume_overrides))
         start = int(state["step"])
         if start > steps:
             raise CheckpointError(
@@ -407,104 +400,3 @@ def _found_inf_cleared(opt: torch.optim.Optimizer) -> Iterator[None]:
     finally:
         if hasattr(opt, "found_inf"):
             del opt.found_inf
-
-
-def _check_same_run(
-    path: str | os.PathLike[str], saved: dict[str, Any], run: dict[str, Any], allowed: set[str]
-) -> None:
-    changed = sorted(k for k in run if saved.get(k) != run[k])
-    refused = [k for k in changed if k not in allowed]
-    if not refused:
-        return
-    lines = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {run[k]!r}" for k in refused)
-    fixable = [k for k in refused if k in OVERRIDABLE]
-    hint = (
-        f"pass resume_overrides={fixable!r} to continue with the new values, or " if fixable else ""
-    )
-    raise CheckpointError(
-        f"checkpoint {path} was written by a run with other settings ({lines}); {hint}"
-        "use another checkpoint path to start afresh"
-    )
-
-
-Drawer = Callable[[int, torch.Generator], tuple[State, State | None, Tensor | None]]
-
-
-def _batch_drawer(
-    data: DataSampler | State,
-    conditions: State | None,
-    loss_fn: GeneratorMatchingLoss,
-    space: AbstractStateSpace,
-) -> Drawer:
-    """``(n, rng) ↦ (x_1, c, finite)``: a micro-batch, its conditions, and (for a sampler) an
-    on-device flag that its floating-point values are finite."""
-    if callable(data) and not isinstance(data, Tensor):
-        if conditions is not None:
-            raise TypeError("conditions= needs data to be a data set, not a sampler")
-        sampler = data
-        checked = False
-
-        def from_sampler(n: int, rng: torch.Generator) -> tuple[State, None, Tensor | None]:
-            nonlocal checked
-            x_1 = sampler(n, rng)
-            if not checked:
-                try:
-                    space.check(x_1, "a batch of the sampler")
-                except (TypeError, ValueError) as e:
-                    raise type(e)(f"data: the sampler's batches are not valid points: {e}") from e
-                checked = True
-            floats = [a for a in pytree.tree_leaves(x_1) if a.is_floating_point()]
-            finite = (
-                torch.stack([torch.isfinite(a).all() for a in floats]).all() if floats else None
-            )
-            return x_1, None, finite
-
-        return from_sampler
-    sample = _data_set(data, space)
-    if conditions is None:
-        return lambda n, rng: (sample(n, rng), None, None)
-    c_space = loss_fn.condition_space or TENSORS
-    c_space.check(conditions, "conditions")
-    if c_space.batch_size(conditions) != space.batch_size(data):
-        raise ValueError(
-            f"conditions has {c_space.batch_size(conditions)} rows, data "
-            f"{space.batch_size(data)} points"
-        )
-    draw_c = _data_set(conditions, c_space, "conditions")
-
-    def with_conditions(n: int, rng: torch.Generator) -> tuple[State, State, None]:
-        before = rng.get_state()  # the same indices for data and conditions: replay the draw
-        x_1 = sample(n, rng)
-        rng.set_state(before)
-        return x_1, draw_c(n, rng), None
-
-    return with_conditions
-
-
-def _data_set(data: State, space: AbstractStateSpace, name: str = "data") -> DataSampler:
-    """Uniform draws with replacement from a data set (``name = "conditions"``: its labels or
-    features, rows aligned with the data, any shape ``(N, ...)``)."""
-    if name == "data" and isinstance(data, Tensor) and (data.dim() < 2 or data.shape[0] == 0):
-        raise ValueError(f"data must be (N, *event) with N >= 1, got {tuple(data.shape)}")
-    if name == "data":
-        try:
-            space.check(data, "data")
-        except (TypeError, ValueError) as e:
-            raise type(e)(f"data must be a data set of the loss's space or a sampler: {e}") from e
-    size = space.batch_size(data)
-    if size == 0:
-        raise ValueError(f"{name} must have N >= 1 rows, got 0")
-    for i, a in enumerate(pytree.tree_leaves(data)):
-        if isinstance(a, Tensor) and a.is_floating_point() and not bool(torch.isfinite(a).all()):
-            rows = (~torch.isfinite(a.reshape(a.shape[0], -1)).all(1)).nonzero().flatten()
-            raise ValueError(
-                f"{name} has non-finite values (tensor {i}, rows {rows.tolist()[:10]}); "
-                "clean or drop them before training"
-            )
-    device = space.reference(data).device
-
-    def sample(n: int, rng: torch.Generator) -> State:
-        idx = torch.randint(size, (n,), generator=rng, device=rng.device)
-        return space.take(data, idx.to(device))
-
-    return sample
