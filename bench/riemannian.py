@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from genmatch.solvers import RiemannianEuler, RiemannianMidpoint, RiemannianRK4
     from genmatch.sources import UniformSource
     from genmatch.spaces import EuclideanSpace, ManifoldSpace
-    from genmatch.train import train
+    from genmatch.training import train
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000)

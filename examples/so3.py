@@ -34,7 +34,7 @@ from genmatch.simulate import simulate
 from genmatch.solvers import RiemannianRK4
 from genmatch.sources import UniformSource
 from genmatch.spaces import EuclideanSpace, ManifoldSpace
-from genmatch.train import train
+from genmatch.training import train
 
 
 def tetrahedral_group(dtype: torch.dtype = torch.float32) -> Tensor:

@@ -34,7 +34,7 @@ from genmatch.simulate import simulate
 from genmatch.solvers import RiemannianRK4
 from genmatch.sources import UniformSource
 from genmatch.spaces import EuclideanSpace, ManifoldSpace
-from genmatch.train import train
+from genmatch.training import train
 
 #: Cluster centres (unit vectors) and concentrations of the mixture.
 CENTRES = ((0.0, 0.0, 1.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (-0.6, -0.6, -0.53))

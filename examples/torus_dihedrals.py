@@ -35,7 +35,7 @@ from genmatch.simulate import simulate
 from genmatch.solvers import RiemannianRK4
 from genmatch.sources import UniformSource
 from genmatch.spaces import EuclideanSpace, ManifoldSpace
-from genmatch.train import train
+from genmatch.training import train
 
 #: Protein structures of the mdanalysistests data directory used as data.
 STRUCTURES = (

@@ -141,11 +141,13 @@ from genmatch.time import (
     TimeGrid,
     UniformTime,
 )
-from genmatch.train import TrainResult, save_checkpoint, train
+from genmatch.training import EMA, Precision, TrainResult, WarmupCosine, save_checkpoint, train
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "EMA",
+    "Precision",
     "Corrected",
     "FactorGrids",
     "IndependentTimes",
@@ -258,6 +260,7 @@ __all__ = [
     "Superposition",
     "TimeGrid",
     "TrainResult",
+    "WarmupCosine",
     "UniformTime",
     "UnsupportedPathError",
     "VPLinear",

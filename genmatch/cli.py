@@ -1,4 +1,7 @@
-"""Command line: ``python -m genmatch demo``."""
+"""Command line: ``genmatch demo``, ``genmatch train CONFIG``, ``genmatch sample CHECKPOINT``.
+
+``genmatch train`` runs data-parallel under ``torchrun --nproc-per-node N -m genmatch train
+CONFIG`` (see ``docs/training.md``)."""
 
 from __future__ import annotations
 
@@ -21,7 +24,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--out", default="outputs/demo", help="output folder")
     demo.add_argument("--no-progress", action="store_true")
+    tr = sub.add_parser("train", help="train from a TOML config (data-parallel under torchrun)")
+    tr.add_argument("config", help="a TOML config file (see configs/)")
+    tr.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config value, e.g. --set run.steps=100 (repeatable)",
+    )
+    sa = sub.add_parser("sample", help="sample and score a checkpoint written by `train`")
+    sa.add_argument("checkpoint", help="the checkpoint.pt of a `genmatch train` run")
+    sa.add_argument("--num-samples", type=int, default=None)
+    sa.add_argument("--steps", type=int, default=None, help="solver steps")
+    sa.add_argument("--raw", action="store_true", help="sample the raw weights, not the EMA")
+    sa.add_argument("--out", default=None, help="output folder (default: the checkpoint's)")
     args = parser.parse_args(argv)
+    if args.command in ("train", "sample"):
+        from genmatch.training.checkpoint import CheckpointError
+        from genmatch.training.config import ConfigError, load_config
+        from genmatch.training.experiment import run_sampling, run_training
+
+        scores: dict[str, float | str]
+        try:
+            if args.command == "train":
+                scores = dict(run_training(load_config(args.config, args.set)))
+            else:
+                scores = run_sampling(
+                    args.checkpoint,
+                    num_samples=args.num_samples,
+                    steps=args.steps,
+                    raw=args.raw,
+                    out=args.out,
+                )
+        except (ConfigError, CheckpointError) as e:
+            parser.exit(2, f"genmatch {args.command}: error: {e}\n")
+        print(json.dumps(scores, indent=2))
+        return 0
     if args.command == "demo":
         from genmatch.demo import DemoConfig, run_demo
 

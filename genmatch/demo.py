@@ -22,7 +22,7 @@ from genmatch.simulate import SimulationResult, simulate
 from genmatch.solvers.rk4 import RK4
 from genmatch.spaces.euclidean import EuclideanSpace
 from genmatch.time import TimeGrid
-from genmatch.train import train
+from genmatch.training import train
 
 
 @final

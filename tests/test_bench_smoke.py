@@ -93,3 +93,14 @@ def test_graphs_bench_quick_prints_the_table(tmp_path):
             assert 0 <= rows[name][key] <= 1
     assert rows["floor"]["validity"] == 1.0  # training graphs are valid planar graphs
     assert rows["summary"]["train_seconds_per_step"] > 0
+
+
+def test_training_bench_quick_prints_json_lines():
+    records = run_quick("training.py", "--variants", "fp32,ddp1,ddp2")
+    runs = [r for r in records if r["bench"] == "training"]
+    assert sorted(r["variant"] for r in runs) == ["ddp1", "ddp2", "fp32"]
+    for r in runs:
+        assert math.isfinite(r["steps_per_s"]) and r["steps_per_s"] > 0
+        assert r["peak_mb"] > 0
+    summary = records[-1]
+    assert summary["bench"] == "summary" and summary["ratios"]["ddp2/ddp1"] > 0
