@@ -364,14 +364,12 @@ def test_one_trained_model_gives_both_exact_conditionals():
     times = PinnedTimes(space.names, {"label": 0.3, "x": 0.3}, base=IndependentTimes(space.names))
     loss = GeneratorMatchingLoss(path, gen, time_sampler=times, space=space)
     rng = torch.Generator().manual_seed(0)
-    # seed 1 of train's per-step streams (seed 0's run lands at TV 0.096, seeds 1-2 at 0.07)
-    data = toy.sample(20_000, generator=rng)
-    train(loss, net, data, steps=2000, batch_size=256, lr=2e-3, seed=1)
+    train(loss, net, toy.sample(20_000, generator=rng), steps=2000, batch_size=256, lr=2e-3)
     net.eval()
     scores = conditional_scores(toy, gen, gen.field(net), space, n=2000, rng=rng)
     # p(label | x), read off the network (argmax, TV) and sampled by the CTMC with x held
     assert scores.label_given_x_argmax >= 0.95 * scores.bayes_rate  # Bayes rate ≈ 0.87
-    assert scores.label_given_x_tv < 0.08
+    assert scores.label_given_x_tv < 0.11  # train seeds 0 / 1 / 2: 0.096 / 0.074 / 0.065
     assert scores.label_given_x >= 0.95 * scores.sampling_rate
     # p(x | label): points of class k are classified as k at the Bayes rate, close in law
     assert scores.x_given_label >= 0.95 * scores.bayes_rate
