@@ -109,3 +109,54 @@ def test_float32_samples_stay_on_the_manifold_over_many_steps():
         out = simulate(flow, velocity, x_0, 100)
         assert out.x.dtype == torch.float32
         space.check(out.x)  # within the float32 tolerance after 400 evaluations
+
+
+def _normal_part(space, x, g):
+    """A field normal to ``T_xM``: ``c x`` on the sphere, ``R S`` (``S`` symmetric) on SO(3)."""
+    if isinstance(space.manifold, SO3):
+        a = torch.randn(x.shape, dtype=x.dtype, generator=g)
+        return x @ (a + a.transpose(-1, -2))
+    return torch.randn(x.shape[:1], dtype=x.dtype, generator=g)[:, None] * x
+
+
+@pytest.mark.parametrize("solver_cls", SOLVERS)
+@pytest.mark.parametrize("name", ["S2", "SO3"])
+def test_a_non_tangent_field_is_projected_onto_the_tangent_space(solver_cls, name):
+    """The documented contract: stage velocities are projected onto ``T_xM`` before use, so a
+    field with a normal component (of size 10, larger than the tangent one) takes exactly the
+    step of its tangent part, and the step stays on the manifold."""
+    space = ManifoldSpace(SO3(), (3, 3)) if name == "SO3" else ManifoldSpace(Hypersphere(3), (3,))
+    x = UniformSource(space).sample(8, generator=torch.Generator().manual_seed(5), dtype=F64)
+    normal_seed = 6
+
+    def tangent(y, t):
+        if name == "SO3":
+            return _a(t)[:, None, None] * (hat(W) @ y + y @ hat(W2))
+        return _a(t)[:, None] * torch.linalg.cross(W.expand_as(y), y)
+
+    def with_normal(y, t):
+        g = torch.Generator().manual_seed(normal_seed)
+        return tangent(y, t) + 10 * _normal_part(space, y, g)
+
+    solver = solver_cls(space)
+    t = torch.full((8,), 0.3, dtype=F64)
+    g = torch.Generator().manual_seed(normal_seed)
+    normal = _normal_part(space, x, g)
+    torch.testing.assert_close(space.proju(x, normal), torch.zeros_like(x), atol=1e-12, rtol=0)
+    stepped = solver.step(with_normal, x, t, 0.2)
+    space.check(stepped)
+    torch.testing.assert_close(stepped, solver.step(tangent, x, t, 0.2), atol=1e-12, rtol=0)
+    assert float((stepped - x).abs().max()) > 1e-2  # the step moved
+
+
+def test_one_geodesic_euler_step_is_the_exponential_of_the_projected_field():
+    """On S²: ``x_{t+h} = cos(h|v|) x + sin(h|v|) v/|v|`` with ``v = u − ⟨u, x⟩ x``."""
+    space = ManifoldSpace(Hypersphere(3), (3,))
+    x = UniformSource(space).sample(8, generator=torch.Generator().manual_seed(7), dtype=F64)
+    u = torch.randn(8, 3, dtype=F64, generator=torch.Generator().manual_seed(8))
+    h = 0.7
+    v = u - (u * x).sum(1, keepdim=True) * x
+    speed = v.norm(dim=1, keepdim=True)
+    exact = torch.cos(h * speed) * x + torch.sin(h * speed) * v / speed
+    out = RiemannianEuler(space).step(lambda y, t: u, x, torch.zeros(8, dtype=F64), h)
+    torch.testing.assert_close(out, exact, atol=1e-12, rtol=0)
