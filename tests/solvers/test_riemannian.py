@@ -2,6 +2,7 @@
 
 import math
 
+import geoopt
 import pytest
 import torch
 
@@ -9,7 +10,7 @@ from genmatch.generators import RiemannianFlowGenerator
 from genmatch.manifolds import SO3, FlatTorus, Hypersphere, hat, so3_exp
 from genmatch.simulate import simulate
 from genmatch.solvers import RiemannianEuler, RiemannianMidpoint, RiemannianRK4
-from genmatch.sources import UniformSource
+from genmatch.sources import UniformSource, WrappedNormalSource
 from genmatch.spaces import ManifoldSpace
 from genmatch.testing import empirical_order
 
@@ -160,3 +161,66 @@ def test_one_geodesic_euler_step_is_the_exponential_of_the_projected_field():
     exact = torch.cos(h * speed) * x + torch.sin(h * speed) * v / speed
     out = RiemannianEuler(space).step(lambda y, t: u, x, torch.zeros(8, dtype=F64), h)
     torch.testing.assert_close(out, exact, atol=1e-12, rtol=0)
+
+
+def _sqrtm(x):
+    e, v = torch.linalg.eigh(x)
+    return v @ torch.diag_embed(e.sqrt()) @ v.transpose(-1, -2)
+
+
+def _long_run_cases():
+    g = torch.Generator().manual_seed(0)
+    lorentz = ManifoldSpace(geoopt.Lorentz(), (3,))
+    spd = ManifoldSpace(geoopt.SymmetricPositiveDefinite(), (3, 3))
+    a = torch.randn(3, generator=g, dtype=F64)
+    s = torch.randn(3, 3, generator=g, dtype=F64)
+    s = (s + s.T) / 2
+
+    def lorentz_field(x, t):  # bounded in ambient coordinates, over a bounded region
+        return torch.sin(3 * x + a.to(x.dtype))
+
+    def spd_field(x, t):  # x^{1/2} S x^{1/2}: Riemannian norm |S|, a complete flow
+        r = _sqrtm(x)
+        return torch.cos(t)[:, None, None] * (r @ s.to(x.dtype) @ r)
+
+    return [
+        ("lorentz", lorentz, WrappedNormalSource(lorentz, torch.tensor([1.0, 0, 0]), 1.0),
+         lorentz_field, 5000),
+        ("spd3", spd, WrappedNormalSource(spd, torch.eye(3), 0.5), spd_field, 2500),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "space", "source", "velocity", "steps"),
+    _long_run_cases(),
+    ids=["lorentz", "spd3"],
+)
+def test_long_float32_runs_stay_on_the_manifold(name, space, source, velocity, steps):
+    """Thousands of float32 geodesic-Euler steps on hyperbolic space and SPD(3) stay on the
+    manifold (every step re-projects its exponential map) and agree with the float64 run."""
+    x_0 = source.sample(4, generator=torch.Generator().manual_seed(1), dtype=F64)
+    flow = RiemannianFlowGenerator(space, solver=RiemannianEuler(space))
+    out32 = simulate(flow, velocity, x_0.float(), steps)
+    out64 = simulate(flow, velocity, x_0, steps)
+    assert out32.x.dtype == torch.float32
+    space.check(out32.x)
+    assert float(space.dist(out64.x, x_0).min()) > 0.1  # the points travelled
+    assert float(space.dist(out32.x.double(), out64.x).max()) < 1e-3
+
+
+def test_a_step_that_leaves_spd_raises_clearly():
+    """An ambient-bounded field drives an eigenvalue of SPD(3) to 0 in finite time (its
+    Riemannian norm is unbounded there): the step says so instead of failing in eigh."""
+    spd = ManifoldSpace(geoopt.SymmetricPositiveDefinite(), (3, 3))
+    x_0 = WrappedNormalSource(spd, torch.eye(3), 0.5).sample(
+        8, generator=torch.Generator().manual_seed(0)
+    )
+    a = torch.randn(3, 3, generator=torch.Generator().manual_seed(1))
+
+    def velocity(x, t):
+        return torch.sin(3 * x + a)
+
+    for solver in (RiemannianEuler(spd), RiemannianRK4(spd)):
+        flow = RiemannianFlowGenerator(spd, solver=solver)
+        with pytest.raises(FloatingPointError, match="SymmetricPositiveDefinite step .* left the"):
+            simulate(flow, velocity, x_0, 200)
