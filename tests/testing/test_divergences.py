@@ -50,3 +50,15 @@ def test_fails_on_a_non_positive_divergence():
 def test_fails_on_a_wrong_shape():
     with pytest.raises(AssertionError, match=r"must return \(batch,\), got \(32, 1\)"):
         check_bregman_divergence(_WrongClosedForm(keepdim=True), A, B)
+
+
+def test_the_default_call_is_the_generic_bregman_form():
+    """A divergence giving only its potential gets ``D`` by autograd; with ``Φ = |a|²`` that is
+    the squared distance, and the checker accepts it."""
+
+    class Potential(AbstractBregmanDivergence):
+        def phi(self, a):
+            return _sum_event(a**2)
+
+    d = check_bregman_divergence(Potential(), A, B)
+    torch.testing.assert_close(d, ((A - B) ** 2).sum(1))
