@@ -25,6 +25,19 @@ def test_independent_times_are_independent_draws_of_the_base():
     assert abs(float(logit.std()) - 0.5) < 0.02  # the base's std is used
 
 
+@pytest.mark.parametrize(("mean", "std"), [(0.0, 1.0), (1.5, 0.3), (-0.5, 2.0)])
+def test_logit_normal_time_has_its_mean_and_std_in_logit_space(mean, std):
+    """``logit(t) ~ N(m, s²)``: sample mean and std within 5 standard errors (``s/sqrt(n)``
+    and ``s/sqrt(2n)``); the last two cases fail if ``mean`` or ``std`` is ignored (the
+    defaults are 0 and 1)."""
+    n = 20_000
+    t = _draw(LogitNormalTime(mean, std), n=n)
+    assert bool(((t > 0) & (t < 1)).all())
+    logit = torch.logit(t)
+    assert abs(float(logit.mean()) - mean) < 5 * std / n**0.5
+    assert abs(float(logit.std()) - std) < 5 * std / (2 * n) ** 0.5
+
+
 def test_pinned_times_pin_disjoint_subsets_with_the_given_probabilities():
     sampler = PinnedTimes(["img", "cap", "style"], {"cap": 0.2, ("img", "style"): 0.3})
     t = _draw(sampler)

@@ -84,7 +84,11 @@ class RiemannianFlowGenerator(AbstractGenerator):
     :class:`~genmatch.divergences.riemannian.RiemannianSquaredNorm` (pass
     :class:`~genmatch.divergences.riemannian.AmbientSquaredNorm` for the plain MSE).
     Simulation: a Riemannian solver stepping through the exponential map (geodesic Euler by
-    default).
+    default). Every exponential map is re-projected onto ``M``
+    (:meth:`~genmatch.spaces.ManifoldSpace.expmap`), so rounding does not accumulate over long
+    float32 runs; with value checks on, a step whose input or result is off the manifold, or
+    whose linear algebra fails there (``eigh`` on SPD), raises ``FloatingPointError`` naming
+    the time and step size (two host syncs a step, switchable by ``set_value_checks``).
 
     Args:
         space: the manifold.
@@ -144,4 +148,26 @@ class RiemannianFlowGenerator(AbstractGenerator):
         assert self.solver is not None
         check_step(x, t, h)
         self.space.check(x, "x")  # off-manifold points (a value check: one sync per step)
-        return self.solver.step(field, x, t, h)
+        try:
+            y = self.solver.step(field, x, t, h)
+        except RuntimeError as e:  # torch.linalg.LinAlgError, or geoopt's eigh in TorchScript
+            if "linalg" not in str(e) and not isinstance(e, torch.linalg.LinAlgError):
+                raise
+            raise FloatingPointError(_left_manifold(self.space, t, h, str(e).strip())) from e
+        try:
+            self.space.check(y, "the step's result")
+        except ValueError as e:
+            raise FloatingPointError(_left_manifold(self.space, t, h, str(e))) from e
+        return y
+
+
+def _left_manifold(space: ManifoldSpace, t: Tensor, h: float, reason: str) -> str:
+    """The message of a step that left the manifold (or whose linear algebra failed there)."""
+    last = reason.splitlines()[-1] if reason else ""
+    return (
+        f"a {type(space.manifold).__name__} step from t={float(t.reshape(-1)[0]):.6g} with "
+        f"h={h:.3g} left the manifold ({last}). The velocity field is probably unbounded in the "
+        "metric there (an exact flow can reach the boundary of SPD or infinity on hyperbolic "
+        "space in finite time), or float32 rounding built up: use float64, smaller steps, or "
+        "a field of bounded Riemannian norm"
+    )

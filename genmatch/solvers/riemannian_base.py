@@ -32,7 +32,9 @@ class AbstractRiemannianSolver(AbstractODESolver):
     ``k₁ = P_x u_t(x)``, stage points ``exp_x(h Σ_j a_ij k_j)`` whose velocities are pulled
     back to ``T_xM`` (:meth:`stage`), and ``x_{t+h} = exp_x(h Σ_i b_i k_i)``. The velocity may
     return tensors or :class:`~genmatch.spaces.TangentVector` values; they are projected onto
-    the tangent space before use. ``order`` is the classical order of the Runge–Kutta method,
+    the tangent space before use, so a field need not be tangent: its normal component is
+    discarded (a network's output is rarely exactly tangent) and the step is that of its
+    tangent part ``P_x u``. ``order`` is the classical order of the Runge–Kutta method,
     kept on the manifold.
     """
 

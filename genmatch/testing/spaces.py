@@ -18,8 +18,9 @@ def check_state_space(space: AbstractStateSpace, valid: State, invalid: Sequence
     batch, and the batch operations the glue relies on are consistent on ``valid``.
 
     The operations checked (:class:`~genmatch.spaces.AbstractStateSpace`): ``batch_size``;
-    ``take`` (reversed and repeated indices give valid batches of the right size, and taking
-    every point twice then the first half gives back the same points); ``cat``; ``where`` with
+    ``take`` (reversed and repeated indices give valid batches of the right size, reversing
+    twice gives back the same points, and the first point of the reversed batch is the last
+    point); ``cat``; ``where`` with
     an alternating mask; ``reference`` is a tensor on the batch's device; ``times`` broadcasts
     a float to ``(batch,)`` (per factor on a product).
 
@@ -57,6 +58,10 @@ def check_state_space(space: AbstractStateSpace, valid: State, invalid: Sequence
     twice = space.take(space.take(valid, index), index)
     if not _same_points(space, twice, valid):
         raise fail("take(take(x, reversed), reversed) differs from x")
+    first, last = index[:1] * 0, index[:1]  # [0] and [n - 1]
+    head = space.take(space.take(valid, index), first)
+    if not _same_points(space, head, space.take(valid, last)):
+        raise fail("take(x, reversed)[0] differs from x[n - 1] (take ignores the order)")
     mixed = space.where(torch.arange(n, device=ref.device) < n, valid, space.take(valid, index))
     if not _same_points(space, mixed, valid):
         raise fail("where(all true, a, b) differs from a")

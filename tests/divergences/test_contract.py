@@ -69,3 +69,19 @@ def test_gradient_is_linear_in_target(divergence, kind, rng):
     (g_cond,) = torch.autograd.grad((w * divergence(a, b.expand(7, 5))).sum(), b)
     (g_marg,) = torch.autograd.grad(divergence((w[:, None] * a).sum(0, keepdim=True), b).sum(), b)
     torch.testing.assert_close(g_cond, g_marg, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("divergence", [GeneralizedKL(), KLDivergence()], ids=type)
+def test_zero_target_and_zero_prediction_have_finite_gradients(divergence):
+    """Where both the target and the prediction vanish (a rate to the current token) the term
+    is 0 and its gradient in the prediction is that of ``+ b``: finite, not 0/0."""
+    a = torch.tensor([[0.0, 0.3, 0.7]], dtype=torch.float64)
+    b = torch.tensor([[0.0, 0.5, 0.5]], dtype=torch.float64, requires_grad=True)
+    d = divergence(a, b)
+    (grad,) = torch.autograd.grad(d.sum(), b)
+    assert bool(torch.isfinite(grad).all()), grad
+    expected = 1 - torch.tensor([0.0, 0.6, 1.4], dtype=torch.float64)  # 1 − a/b, 1 at a = 0
+    if isinstance(divergence, GeneralizedKL):
+        torch.testing.assert_close(grad[0], expected)
+    else:
+        torch.testing.assert_close(grad[0, 1:], -a[0, 1:] / b.detach()[0, 1:])

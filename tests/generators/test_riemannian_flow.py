@@ -249,3 +249,22 @@ def test_exact_marginal_oracle_on_a_power_keeps_the_coupling():
     gap = (x_1[:, 1] - x_1[:, 0] @ turn.T).norm(dim=1)
     assert gap.max() < 0.1
     assert (x_0[:, 1] - x_0[:, 0] @ turn.T).norm(dim=1).mean() > 1.0  # not in the source
+
+
+@pytest.mark.parametrize("div_cls", [RiemannianSquaredNorm, AmbientSquaredNorm])
+def test_generic_divergence_is_differentiable_in_the_prediction(div_cls):
+    """The autograd form keeps its graph: its gradient in the predicted vector is the closed
+    form's (the loss trains through it), and a mixed pair is rejected naming both types."""
+    space = ManifoldSpace(geoopt.PoincareBall().to(F64), (2,))
+    div = div_cls(space) if div_cls is RiemannianSquaredNorm else div_cls()
+    g = torch.Generator().manual_seed(0)
+    x = 0.5 * torch.rand(6, 2, dtype=F64, generator=g)
+    a = TangentVector(x, torch.randn(6, 2, dtype=F64, generator=g))
+    w = torch.randn(6, 2, dtype=F64, generator=g, requires_grad=True)
+    (g_closed,) = torch.autograd.grad(div(a, TangentVector(x, w)).sum(), w)
+    (g_generic,) = torch.autograd.grad(div.generic(a, TangentVector(x, w)).sum(), w)
+    torch.testing.assert_close(g_generic, g_closed)
+    assert float(g_closed.abs().max()) > 1e-3
+    for pair, names in [((a, w), "TangentVector and Tensor"), ((w, a), "Tensor and TangentVector")]:
+        with pytest.raises(TypeError, match=f"^Riemannian divergences compare .*got {names}$"):
+            div(*pair)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from genmatch import ExactMarginal
+from genmatch import ExactMarginal, GeneratorMatchingLoss
 from genmatch.generators import CTMCGenerator, CTMCHead, PosteriorValue
 from genmatch.likelihood import elbo, exact_log_prob
 from genmatch.paths import CosineKappa, FactorizedMixturePath, LinearKappa
@@ -84,21 +84,62 @@ def test_elbo_is_below_the_exact_log_likelihood(setup):
         assert bool(torch.isfinite(mean).all())
 
 
-def test_elbo_has_gradients_and_matches_the_rate_loss():
+class _RateNet(torch.nn.Module):
+    """A tiny rate-head network: a per-(point, position, token) table plus a time slope."""
+
+    def __init__(self, space, seed):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.space = space
+        shape = (space.num_points, space.length, space.num_states)
+        self.table = torch.nn.Parameter(torch.randn(shape, generator=g))
+        self.slope = torch.nn.Parameter(torch.randn(shape[1:], generator=g))
+
+    def forward(self, x, t):
+        return {"rate": self.table[self.space.index(x)] + t[:, None, None] * self.slope}
+
+
+def test_elbo_is_the_negative_rate_loss_and_has_gradients():
+    """The module's claim, checked draw for draw: with the same random numbers, the ELBO of a
+    rate-head model is minus the per-sequence mean of the generator-matching loss (generalized
+    KL on rates) at the ELBO's stratified times; and the ELBO of a posterior-head model is the
+    ELBO of the rate model with the rates ``λ_t p^i(y|x)`` it defines."""
     space, source = SETUPS["masked"]
     kappa = LinearKappa()
     path = FactorizedMixturePath(space, source, kappa)
-    logits = torch.zeros(space.length, space.num_states, requires_grad=True)
+    rate_gen = CTMCGenerator(space, kappa, head=CTMCHead.RATE)
+    net = _RateNet(space, 0)
+    x_1 = space.enumerate()[[0, 4, 5]]
+    k, b = 8, x_1.shape[0]
+    value = elbo(net, rate_gen, path, x_1, num_times=k, rng=torch.Generator().manual_seed(3))
+    # the same draws by hand: stratified times, then the loss at those times
+    rng = torch.Generator().manual_seed(3)
+    u = torch.rand(k, b, generator=rng)
+    times = ((torch.arange(k)[:, None] + u) / k).clamp(max=1 - 1e-4).reshape(-1)
+    loss = GeneratorMatchingLoss(path, rate_gen)
+    per_sample = loss.terms(net, x_1.repeat(k, 1), t=times, generator=rng).per_sample
+    torch.testing.assert_close(value, -per_sample.reshape(k, b).mean(0), rtol=1e-12, atol=0)
+    assert float(value.detach().max()) < 0
+    value.sum().backward()
+    assert net.table.grad is not None and float(net.table.grad.abs().max()) > 0
+    # posterior head: the same bound as the rate model with its rates
+    logits = torch.randn(space.length, space.num_states, generator=torch.Generator().manual_seed(1))
+    logits.requires_grad_(True)
+    post_gen = CTMCGenerator(space, kappa)
 
-    def field(x, t):
+    def posterior(x, t):
         return PosteriorValue(logits.expand(x.shape[0], -1, -1).softmax(-1), kappa.intensity(t))
 
-    value = elbo(field, CTMCGenerator(space, kappa), path, space.enumerate()[[0, 4]], num_times=8)
-    value.sum().backward()
-    assert logits.grad is not None and bool(torch.isfinite(logits.grad).all())
-    rate_gen = CTMCGenerator(space, kappa, head=CTMCHead.RATE)
+    def as_rates(x, t):
+        return post_gen.rates(posterior(x, t), x)
+
+    a = elbo(posterior, post_gen, path, x_1, num_times=k, rng=torch.Generator().manual_seed(4))
+    r = elbo(as_rates, rate_gen, path, x_1, num_times=k, rng=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(a, r, rtol=1e-12, atol=0)
+    a.sum().backward()
+    assert logits.grad is not None and float(logits.grad.abs().max()) > 0
     with pytest.raises(ValueError, match="num_times"):
-        elbo(field, rate_gen, path, space.enumerate()[[0]], num_times=0)
+        elbo(posterior, rate_gen, path, space.enumerate()[[0]], num_times=0)
 
 
 def test_pinning_unmasked_tokens_makes_the_masked_elbo_tight():

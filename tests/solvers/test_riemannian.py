@@ -2,6 +2,7 @@
 
 import math
 
+import geoopt
 import pytest
 import torch
 
@@ -9,7 +10,7 @@ from genmatch.generators import RiemannianFlowGenerator
 from genmatch.manifolds import SO3, FlatTorus, Hypersphere, hat, so3_exp
 from genmatch.simulate import simulate
 from genmatch.solvers import RiemannianEuler, RiemannianMidpoint, RiemannianRK4
-from genmatch.sources import UniformSource
+from genmatch.sources import UniformSource, WrappedNormalSource
 from genmatch.spaces import ManifoldSpace
 from genmatch.testing import empirical_order
 
@@ -109,3 +110,117 @@ def test_float32_samples_stay_on_the_manifold_over_many_steps():
         out = simulate(flow, velocity, x_0, 100)
         assert out.x.dtype == torch.float32
         space.check(out.x)  # within the float32 tolerance after 400 evaluations
+
+
+def _normal_part(space, x, g):
+    """A field normal to ``T_xM``: ``c x`` on the sphere, ``R S`` (``S`` symmetric) on SO(3)."""
+    if isinstance(space.manifold, SO3):
+        a = torch.randn(x.shape, dtype=x.dtype, generator=g)
+        return x @ (a + a.transpose(-1, -2))
+    return torch.randn(x.shape[:1], dtype=x.dtype, generator=g)[:, None] * x
+
+
+@pytest.mark.parametrize("solver_cls", SOLVERS)
+@pytest.mark.parametrize("name", ["S2", "SO3"])
+def test_a_non_tangent_field_is_projected_onto_the_tangent_space(solver_cls, name):
+    """The documented contract: stage velocities are projected onto ``T_xM`` before use, so a
+    field with a normal component (of size 10, larger than the tangent one) takes exactly the
+    step of its tangent part, and the step stays on the manifold."""
+    space = ManifoldSpace(SO3(), (3, 3)) if name == "SO3" else ManifoldSpace(Hypersphere(3), (3,))
+    x = UniformSource(space).sample(8, generator=torch.Generator().manual_seed(5), dtype=F64)
+    normal_seed = 6
+
+    def tangent(y, t):
+        if name == "SO3":
+            return _a(t)[:, None, None] * (hat(W) @ y + y @ hat(W2))
+        return _a(t)[:, None] * torch.linalg.cross(W.expand_as(y), y)
+
+    def with_normal(y, t):
+        g = torch.Generator().manual_seed(normal_seed)
+        return tangent(y, t) + 10 * _normal_part(space, y, g)
+
+    solver = solver_cls(space)
+    t = torch.full((8,), 0.3, dtype=F64)
+    g = torch.Generator().manual_seed(normal_seed)
+    normal = _normal_part(space, x, g)
+    torch.testing.assert_close(space.proju(x, normal), torch.zeros_like(x), atol=1e-12, rtol=0)
+    stepped = solver.step(with_normal, x, t, 0.2)
+    space.check(stepped)
+    torch.testing.assert_close(stepped, solver.step(tangent, x, t, 0.2), atol=1e-12, rtol=0)
+    assert float((stepped - x).abs().max()) > 1e-2  # the step moved
+
+
+def test_one_geodesic_euler_step_is_the_exponential_of_the_projected_field():
+    """On S²: ``x_{t+h} = cos(h|v|) x + sin(h|v|) v/|v|`` with ``v = u − ⟨u, x⟩ x``."""
+    space = ManifoldSpace(Hypersphere(3), (3,))
+    x = UniformSource(space).sample(8, generator=torch.Generator().manual_seed(7), dtype=F64)
+    u = torch.randn(8, 3, dtype=F64, generator=torch.Generator().manual_seed(8))
+    h = 0.7
+    v = u - (u * x).sum(1, keepdim=True) * x
+    speed = v.norm(dim=1, keepdim=True)
+    exact = torch.cos(h * speed) * x + torch.sin(h * speed) * v / speed
+    out = RiemannianEuler(space).step(lambda y, t: u, x, torch.zeros(8, dtype=F64), h)
+    torch.testing.assert_close(out, exact, atol=1e-12, rtol=0)
+
+
+def _sqrtm(x):
+    e, v = torch.linalg.eigh(x)
+    return v @ torch.diag_embed(e.sqrt()) @ v.transpose(-1, -2)
+
+
+def _long_run_cases():
+    g = torch.Generator().manual_seed(0)
+    lorentz = ManifoldSpace(geoopt.Lorentz(), (3,))
+    spd = ManifoldSpace(geoopt.SymmetricPositiveDefinite(), (3, 3))
+    a = torch.randn(3, generator=g, dtype=F64)
+    s = torch.randn(3, 3, generator=g, dtype=F64)
+    s = (s + s.T) / 2
+
+    def lorentz_field(x, t):  # bounded in ambient coordinates, over a bounded region
+        return torch.sin(3 * x + a.to(x.dtype))
+
+    def spd_field(x, t):  # x^{1/2} S x^{1/2}: Riemannian norm |S|, a complete flow
+        r = _sqrtm(x)
+        return torch.cos(t)[:, None, None] * (r @ s.to(x.dtype) @ r)
+
+    return [
+        ("lorentz", lorentz, WrappedNormalSource(lorentz, torch.tensor([1.0, 0, 0]), 1.0),
+         lorentz_field, 5000),
+        ("spd3", spd, WrappedNormalSource(spd, torch.eye(3), 0.5), spd_field, 2500),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "space", "source", "velocity", "steps"),
+    _long_run_cases(),
+    ids=["lorentz", "spd3"],
+)
+def test_long_float32_runs_stay_on_the_manifold(name, space, source, velocity, steps):
+    """Thousands of float32 geodesic-Euler steps on hyperbolic space and SPD(3) stay on the
+    manifold (every step re-projects its exponential map) and agree with the float64 run."""
+    x_0 = source.sample(4, generator=torch.Generator().manual_seed(1), dtype=F64)
+    flow = RiemannianFlowGenerator(space, solver=RiemannianEuler(space))
+    out32 = simulate(flow, velocity, x_0.float(), steps)
+    out64 = simulate(flow, velocity, x_0, steps)
+    assert out32.x.dtype == torch.float32
+    space.check(out32.x)
+    assert float(space.dist(out64.x, x_0).min()) > 0.1  # the points travelled
+    assert float(space.dist(out32.x.double(), out64.x).max()) < 1e-3
+
+
+def test_a_step_that_leaves_spd_raises_clearly():
+    """An ambient-bounded field drives an eigenvalue of SPD(3) to 0 in finite time (its
+    Riemannian norm is unbounded there): the step says so instead of failing in eigh."""
+    spd = ManifoldSpace(geoopt.SymmetricPositiveDefinite(), (3, 3))
+    x_0 = WrappedNormalSource(spd, torch.eye(3), 0.5).sample(
+        8, generator=torch.Generator().manual_seed(0)
+    )
+    a = torch.randn(3, 3, generator=torch.Generator().manual_seed(1))
+
+    def velocity(x, t):
+        return torch.sin(3 * x + a)
+
+    for solver in (RiemannianEuler(spd), RiemannianRK4(spd)):
+        flow = RiemannianFlowGenerator(spd, solver=solver)
+        with pytest.raises(FloatingPointError, match="SymmetricPositiveDefinite step .* left the"):
+            simulate(flow, velocity, x_0, 200)

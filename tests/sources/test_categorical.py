@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from genmatch.sources import CategoricalSource
+from genmatch.sources import CategoricalSource, UniformFiniteSource
 from genmatch.spaces import DiscreteSpace
 
 D = torch.float64
@@ -50,3 +50,15 @@ def test_bad_probabilities_raise(probs):
 def test_bad_sample_size_raises():
     with pytest.raises(ValueError, match="positive integer"):
         CategoricalSource.uniform(DiscreteSpace(2, 3)).sample(0)
+
+
+def test_uniform_finite_source():
+    space = DiscreteSpace(2, 3, mask=True)
+    src = UniformFiniteSource(space)
+    x = src.sample(90_000, generator=torch.Generator().manual_seed(0))
+    space.check(x)
+    freq = torch.bincount(space.index(x), minlength=space.num_points) / 90_000
+    assert float((freq - 1 / 16).abs().max()) < 0.005
+    assert torch.allclose(src.log_prob(x[:3]).exp(), torch.full((3,), 1 / 16, dtype=torch.float64))
+    with pytest.raises(TypeError, match="AbstractFiniteSpace"):
+        UniformFiniteSource(object())
