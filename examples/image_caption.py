@@ -13,7 +13,8 @@ caption, each on its own clock (GM §9.8), one :class:`~genmatch.nn.ProductMLP` 
 one-hot caption, t_image, t_caption]``. Training pins the image at ``t = 1`` (captioning) or
 the caption at ``t = 1`` (image given caption) 25 % of the time each and sets the caption's
 time to ``0`` (fully masked: no caption) 10 % of the time, so one network gives the joint, both
-conditionals and the unconditional image field that classifier-free guidance needs.
+conditionals and the unconditional image field that classifier-free guidance needs. The
+caption's loss is weighted 4 against the image's 1 (``CAPTION_WEIGHT``).
 
 Evaluation, on held-out digits, with an MLP classifier trained on the real training images
 (its held-out accuracy is reported):
