@@ -1,5 +1,6 @@
-"""Sample-quality metrics: between point clouds in ``R^d``, between samples on a manifold, and
-between sets of graphs."""
+"""Sample-quality metrics: between point clouds in ``R^d`` (energy distance, MMD, sliced
+Wasserstein, the Fréchet distance of Gaussian fits), between samples on a manifold, and between
+sets of graphs."""
 
 from genmatch.metrics.euclidean import (
     DEFAULT_RBF_BANDWIDTHS,
@@ -7,6 +8,7 @@ from genmatch.metrics.euclidean import (
     rbf_mmd,
     sliced_wasserstein,
 )
+from genmatch.metrics.frechet import frechet_distance, gaussian_frechet_distance
 from genmatch.metrics.graph import (
     GraphMetrics,
     clustering_histogram,
@@ -39,6 +41,8 @@ __all__ = [
     "DEFAULT_GEODESIC_BANDWIDTHS",
     "DEFAULT_RBF_BANDWIDTHS",
     "energy_distance",
+    "frechet_distance",
+    "gaussian_frechet_distance",
     "geodesic_distances",
     "geodesic_mmd",
     "rbf_mmd",
