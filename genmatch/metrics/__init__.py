@@ -1,5 +1,5 @@
 """Sample-quality metrics: between point clouds in ``R^d``, between samples on a manifold, and
-between sets of graphs."""
+between sets of graphs, and of protein backbones and sequences."""
 
 from genmatch.metrics.euclidean import (
     DEFAULT_RBF_BANDWIDTHS,
@@ -24,8 +24,36 @@ from genmatch.metrics.manifold import (
     geodesic_distances,
     geodesic_mmd,
 )
+from genmatch.metrics.protein import (
+    ChainValidity,
+    GlycinePhi,
+    backbone_dihedrals,
+    ca_distances,
+    chain_validity,
+    clash_rate,
+    composition,
+    composition_tv,
+    dihedral,
+    dihedral_mmd,
+    glycine_phi,
+    kabsch_rmsd,
+    sequence_recovery,
+)
 
 __all__ = [
+    "ChainValidity",
+    "GlycinePhi",
+    "backbone_dihedrals",
+    "ca_distances",
+    "chain_validity",
+    "clash_rate",
+    "composition",
+    "composition_tv",
+    "dihedral",
+    "dihedral_mmd",
+    "glycine_phi",
+    "kabsch_rmsd",
+    "sequence_recovery",
     "GraphMetrics",
     "clustering_histogram",
     "degree_histogram",
