@@ -3,13 +3,13 @@ protein backbones from PDB files."""
 
 from __future__ import annotations
 
-from genmatch.data.graphs import planar_graphs, sbm_graphs, tree_graphs
 from genmatch.data.frames import (
     backbone_frames,
     canonical_frames,
     frames_to_backbone,
     ideal_local_atoms,
 )
+from genmatch.data.graphs import planar_graphs, sbm_graphs, tree_graphs
 from genmatch.data.labelled import LabelledMixture
 from genmatch.data.structures import (
     AMINO_ACIDS,

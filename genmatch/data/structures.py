@@ -222,7 +222,9 @@ class BackboneSet:
         return sum(len(s) for s in self.segments)
 
 
-def load_backbones(files: Iterable[str | Path] | None = None, *, min_length: int = 2) -> BackboneSet:
+def load_backbones(
+    files: Iterable[str | Path] | None = None, *, min_length: int = 2
+) -> BackboneSet:
     """Read every file (by default :func:`structure_files`), keeping what parses.
 
     Files that raise ``ValueError`` in :func:`read_backbones` are recorded in
@@ -303,7 +305,7 @@ def write_pdb(path: str | Path, aatype: Tensor, coords: Tensor) -> None:
     structure = gemmi.Structure()
     xyz = coords.detach().double().cpu().tolist()
     for k, (seq, model_xyz) in enumerate(zip(aatype.tolist(), xyz, strict=True)):
-        model = gemmi.Model(str(k + 1))
+        model = gemmi.Model(str(k + 1))  # type: ignore[arg-type]  # a str before gemmi 0.7
         chain = gemmi.Chain("A")
         for i, (token, atoms) in enumerate(zip(seq, model_xyz, strict=True)):
             res = gemmi.Residue()

@@ -33,7 +33,7 @@ def _check_tokens(x: Tensor, name: str) -> None:
 
 
 def kabsch_rmsd(x: Tensor, y: Tensor) -> Tensor:
-    """RMSD after optimal rigid superposition: ``min_{R ∈ SO(3), t} (Σ_i |R x_i + t − y_i|² / L)^{1/2}``.
+    """RMSD after optimal rigid superposition, ``min_{R ∈ SO(3), t} (Σ_i |R x_i + t − y_i|²/L)^½``.
 
     Kabsch: centre both point sets, ``H = Σ_i x̃_i ỹ_iᵀ = U S Vᵀ``, ``R = V diag(1, 1, d) Uᵀ``
     with ``d = sign det(V Uᵀ)`` (a proper rotation, no reflection).
