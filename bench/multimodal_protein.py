@@ -38,12 +38,13 @@ def _example():
 
 
 def _factor_losses(pc, factors, net, state, seed: int = 2) -> dict[str, float]:
-    """Mean per-factor loss terms of a trained net on 512 training points at uniform times."""
+    """Mean per-factor loss terms of a trained net on 512 training points (training times,
+    nothing pinned)."""
     import genmatch as gm
 
     space, path, generator, _ = pc.build(state["seq"].shape[1], factors)
     loss = gm.GeneratorMatchingLoss(
-        path, generator, time_sampler=gm.IndependentTimes(space.names), space=space
+        path, generator, time_sampler=pc.StructureTimes(space.names), space=space
     )
     rng = torch.Generator().manual_seed(seed)
     idx = torch.randperm(state["seq"].shape[0], generator=rng)[:512]

@@ -11,9 +11,12 @@ middle residue the identity; :func:`genmatch.data.canonical_frames`), translatio
 
 State: ``{0..19, mask}^16 × SO(3)^16 × R^{16×3}``: amino acids (masked CTMC), residue rotations
 (Riemannian flow, geodesic path from the Haar source) and CA translations (CondOT flow from a
-Gaussian), each on its own clock. One :class:`~genmatch.nn.MultimodalTransformer` reads one
-token per residue and factor (48 tokens) and is trained with the sequence pinned clean 15 % of
-the time (folding) and the structure 15 % (inverse folding). On held-out fragments it reports
+Gaussian); the sequence has its own clock, rotations and translations share one. One
+transformer reads one token per residue (:class:`~genmatch.nn.AlignedTransformer`: amino
+acid, rotation and CA with its bond vectors summed; ``--net multimodal`` for
+:class:`~genmatch.nn.MultimodalTransformer`, one token per residue and factor) and is trained
+with the sequence pinned clean 15 % of the time (folding) and the structure 15 % (inverse
+folding). On held-out fragments it reports
 validity of unconditional samples (CA–CA distances, clashes, (φ, ψ) MMD on ``T²`` against the
 train-vs-held-out floor), inverse-folding recovery against the composition-only baseline,
 folding CA RMSD (Kabsch) against unconditional samples, and the co-designed composition and
@@ -62,7 +65,6 @@ LENGTH = 16
 #: Translations in nm (Å × 0.1): CA clouds of a 16-residue fragment have a spread of about 1.
 SCALE = 0.1
 STRUCTURE = ("rot", "trans")
-TIED = True
 
 
 @dataclass(frozen=True)
@@ -218,11 +220,13 @@ def fit(
     """Train a model of ``factors`` on ``data``; returns net, generator, source, seconds.
 
     With the sequence and the structure both modelled, each is pinned clean (a condition) with
-    probability ``pin``; all factors have independent times otherwise."""
+    probability ``pin``; otherwise times are :class:`StructureTimes` (one clock for rotations
+    and translations: at 1 500 steps this gave 12 % of CA–CA distances within 0.1 Å against
+    8 % with three independent clocks)."""
     space, path, generator, source = build(data["seq"].shape[1], factors)
     torch.manual_seed(seed)
     net = make_net(space, generator, d_model=d_model, layers=layers, aligned=aligned)
-    base = StructureTimes(space.names) if TIED else gm.IndependentTimes(space.names)
+    base = StructureTimes(space.names)
     if "seq" in factors and "rot" in factors and pin > 0:
         times: gm.AbstractTimeSampler = gm.PinnedTimes(
             space.names, {"seq": pin, STRUCTURE: pin}, base=base
@@ -342,9 +346,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--d-model", type=int, default=64)
     parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--net", choices=["aligned", "multimodal"], default="aligned")
     parser.add_argument("--pin", type=float, default=0.15, help="probability of each pinning")
     parser.add_argument("--num-samples", type=int, default=256)
     parser.add_argument("--sample-steps", type=int, default=50)
@@ -362,7 +367,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     net, generator, source, seconds = fit(
         ("seq", "rot", "trans"), to_state(data.train_aa, data.train_coords), steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, d_model=args.d_model, layers=args.layers,
-        pin=args.pin,
+        pin=args.pin, aligned=args.net == "aligned",
     )  # fmt: skip
     print(f"trained {args.steps} steps in {seconds:.0f} s")
     metrics, samples = evaluate(
