@@ -3,8 +3,9 @@
 Run:  python examples/torus_dihedrals.py [--steps 15000] [--out outputs/torus_dihedrals]
 
 The structures are the PDB files shipped with the ``mdanalysistests`` package, parsed with
-gemmi; φ_i = dihedral(C_{i−1}, N_i, CA_i, C_i) and ψ_i = dihedral(N_i, CA_i, C_i, N_{i+1}) are
-computed for every residue whose neighbours are bonded (C–N < 2 Å). Angles are split into
+gemmi (:func:`genmatch.data.read_backbones`); φ_i = dihedral(C_{i−1}, N_i, CA_i, C_i) and
+ψ_i = dihedral(N_i, CA_i, C_i, N_{i+1}) are computed for every residue whose neighbours are
+bonded (:func:`genmatch.metrics.backbone_dihedrals`). Angles are split into
 training and held-out sets by protein chain position (every fifth residue held out). A
 Riemannian flow on ``T²`` (geodesic path from the uniform source, an MLP on the periodic
 features ``(cos, sin)`` of the angles) is trained and sampled with the Riemannian RK4 solver.
@@ -16,7 +17,6 @@ Ramachandran plot (``ramachandran.png``: held-out data vs samples) and ``metrics
 from __future__ import annotations
 
 import argparse
-import bz2
 import json
 import time
 from pathlib import Path
@@ -24,10 +24,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from genmatch.data import read_backbones, structure_files
 from genmatch.generators import RiemannianFlowGenerator
 from genmatch.loss import GeneratorMatchingLoss
 from genmatch.manifolds import FlatTorus
 from genmatch.marginal import ExactMarginal
+from genmatch.metrics import backbone_dihedrals as dihedrals
 from genmatch.metrics import geodesic_mmd
 from genmatch.nn import MLP
 from genmatch.paths import GeodesicPath
@@ -52,50 +54,17 @@ STRUCTURES = (
 )
 
 
-def _dihedral(p0: Tensor, p1: Tensor, p2: Tensor, p3: Tensor) -> Tensor:
-    """Signed dihedral angles of ``(n, 3)`` point quadruples, in ``[−π, π)``."""
-    b0, b1, b2 = p0 - p1, p2 - p1, p3 - p2
-    b1 = b1 / b1.norm(dim=1, keepdim=True)
-    v = b0 - (b0 * b1).sum(1, keepdim=True) * b1
-    w = b2 - (b2 * b1).sum(1, keepdim=True) * b1
-    x = (v * w).sum(1)
-    y = (torch.linalg.cross(b1, v) * w).sum(1)
-    return torch.atan2(y, x)
-
-
 def backbone_dihedrals(path: Path) -> Tensor:
-    """``(n, 2)`` float64 ``(φ, ψ)`` in radians for the first model of one structure file."""
-    import gemmi
-
-    if path.suffix == ".bz2":
-        structure = gemmi.read_pdb_string(bz2.open(path, "rt").read())
-    else:
-        structure = gemmi.read_structure(str(path))
-    rows = []
-    for chain in structure[0]:
-        backbone = []
-        for res in chain:
-            atoms = [res.find_atom(name, "*") for name in ("N", "CA", "C")]
-            if res.het_flag == "A" and all(a is not None for a in atoms):
-                backbone.append([[a.pos.x, a.pos.y, a.pos.z] for a in atoms])
-        if len(backbone) < 3:
-            continue
-        xyz = torch.tensor(backbone, dtype=torch.float64)  # (residues, 3 atoms, 3)
-        n, ca, c = xyz[:, 0], xyz[:, 1], xyz[:, 2]
-        bonded = (c[:-1] - n[1:]).norm(dim=1) < 2.0  # C_i – N_{i+1} peptide bond
-        ok = bonded[:-1] & bonded[1:]  # residue i (1 … m−2) has both neighbours bonded
-        phi = _dihedral(c[:-2], n[1:-1], ca[1:-1], c[1:-1])
-        psi = _dihedral(n[1:-1], ca[1:-1], c[1:-1], n[2:])
-        rows.append(torch.stack([phi, psi], 1)[ok])
+    """``(n, 2)`` float64 ``(φ, ψ)`` in radians of the inner residues of every backbone segment
+    of one structure file (:func:`genmatch.data.read_backbones`)."""
+    rows = [dihedrals(s.coords[None])[0] for s in read_backbones(path, min_length=3)]
     return torch.cat(rows) if rows else torch.empty(0, 2, dtype=torch.float64)
 
 
 def load_dihedrals() -> Tensor:
     """All ``(φ, ψ)`` of :data:`STRUCTURES`, float32, wrapped to ``[−π, π)``."""
-    import MDAnalysisTests
-
-    root = Path(MDAnalysisTests.__file__).parent / "data"
-    angles = torch.cat([backbone_dihedrals(root / name) for name in STRUCTURES])
+    by_name = {p.name: p for p in structure_files()}
+    angles = torch.cat([backbone_dihedrals(by_name[name]) for name in STRUCTURES])
     return FlatTorus(2).projx(angles).float()
 
 

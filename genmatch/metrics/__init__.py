@@ -1,6 +1,6 @@
 """Sample-quality metrics: between point clouds in ``R^d`` (energy distance, MMD, sliced
-Wasserstein, the Fréchet distance of Gaussian fits), between samples on a manifold, and between
-sets of graphs."""
+Wasserstein, the Fréchet distance of Gaussian fits), between samples on a manifold, between
+sets of graphs, and of protein backbones and sequences."""
 
 from genmatch.metrics.euclidean import (
     DEFAULT_RBF_BANDWIDTHS,
@@ -26,8 +26,36 @@ from genmatch.metrics.manifold import (
     geodesic_distances,
     geodesic_mmd,
 )
+from genmatch.metrics.protein import (
+    ChainValidity,
+    GlycinePhi,
+    backbone_dihedrals,
+    ca_distances,
+    chain_validity,
+    clash_rate,
+    composition,
+    composition_tv,
+    dihedral,
+    dihedral_mmd,
+    glycine_phi,
+    kabsch_rmsd,
+    sequence_recovery,
+)
 
 __all__ = [
+    "ChainValidity",
+    "GlycinePhi",
+    "backbone_dihedrals",
+    "ca_distances",
+    "chain_validity",
+    "clash_rate",
+    "composition",
+    "composition_tv",
+    "dihedral",
+    "dihedral_mmd",
+    "glycine_phi",
+    "kabsch_rmsd",
+    "sequence_recovery",
     "GraphMetrics",
     "clustering_histogram",
     "degree_histogram",

@@ -1,5 +1,6 @@
 """Networks ``(x_t, t) ↦`` raw heads."""
 
+from genmatch.nn.aligned import AlignedTransformer
 from genmatch.nn.conditions import FeatureEmbedding, LabelEmbedding
 from genmatch.nn.embeddings import SinusoidalTimeEmbedding
 from genmatch.nn.encoders import FeatureEncoder, TokenEncoder, default_encoder
@@ -10,6 +11,7 @@ from genmatch.nn.product_mlp import ProductMLP
 from genmatch.nn.transformer import SequenceTransformer
 
 __all__ = [
+    "AlignedTransformer",
     "FeatureEmbedding",
     "FeatureEncoder",
     "GraphTransformer",
