@@ -53,8 +53,8 @@ class PredictorGuidance(AbstractGuidedGenerator):
     :meth:`~genmatch.generators.ctmc.RateParametrization.tilt`). Riemannian flows have no
     tilt: no identity turns ``∇ log p_t(c|x)`` into a velocity on a geodesic path (use
     classifier-free guidance there). With a trained generator or predictor it is as good as
-    they are; ``w ≠ 1`` generates a heuristic sharpening, not ``p(x) p(c|x)^w`` exactly (the tilt of a
-    marginal by a power is not the power of the tilted path).
+    they are; ``w ≠ 1`` generates a heuristic sharpening, not ``p(x) p(c|x)^w`` exactly (the
+    tilt of a marginal by a power is not the power of the tilted path).
 
     Args:
         generator: the unconditional generator; its parametrization must be an
