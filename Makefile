@@ -11,7 +11,7 @@ STAMP := $(VENV)/.genmatch-installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[dev,plots,bench,examples]"
+	$(PY) -m pip install --quiet -e ".[dev,plots,bench,examples,tensorboard]"
 	touch $(STAMP)
 
 install: $(STAMP)
