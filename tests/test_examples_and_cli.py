@@ -111,7 +111,7 @@ def test_superposition_bench_smoke(tmp_path):
 
 def test_diffusion_2d_example(tmp_path):
     metrics = _load("diffusion_2d").main(
-        ["--steps", "40", "--num-samples", "200", "--nfe", "4", "8", "--out", str(tmp_path)]
+        ["--steps", "100", "--num-samples", "200", "--nfe", "4", "8", "--out", str(tmp_path)]
     )
     assert {p.name for p in tmp_path.iterdir()} >= {
         "metrics.json",
@@ -128,7 +128,7 @@ def test_diffusion_2d_example(tmp_path):
     }
     for scores in metrics["samplers"].values():
         assert set(scores) == {4, 8} and all(v == v for v in scores.values())  # no NaN
-    # quality: after 40 training steps the ODE and SDE samplers at NFE 8 are much closer to the
+    # quality: after 100 training steps the ODE and SDE samplers at NFE 8 are much closer to the
     # data than the Gaussian source is (energy distance ≈ 0.65 on the checkerboard)
     from genmatch.metrics import energy_distance
 
