@@ -10,8 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from genmatch._checks import check_positive_int
+from genmatch.nn._layers import time_mlps, transformer_trunk
 from genmatch.nn._product import check_inputs, group_heads, leaf_factors
-from genmatch.nn.embeddings import SinusoidalTimeEmbedding
 from genmatch.nn.encoders.default import default_encoder
 from genmatch.spaces.product import ProductSpace
 from genmatch.types import HeadShapes, State
@@ -109,29 +109,8 @@ class AlignedTransformer(nn.Module):
         for key, shape in self.head_shapes.items():
             if len(shape) < 1 or shape[0] != self.length:
                 raise ValueError(f"head {key!r} has shape {shape}, expected ({self.length}, ...)")
-        self.time = nn.ModuleDict(
-            {
-                path: nn.Sequential(
-                    SinusoidalTimeEmbedding(time_dim),
-                    nn.Linear(time_dim, d_model),
-                    nn.SiLU(),
-                    nn.Linear(d_model, d_model),
-                )
-                for path in self.leaves
-            }
-        )
-        layer = nn.TransformerEncoderLayer(
-            d_model,
-            num_heads,
-            dim_feedforward=4 * d_model,
-            dropout=dropout,
-            activation="gelu",
-            batch_first=True,
-            norm_first=True,
-        )
-        self.trunk = nn.TransformerEncoder(
-            layer, check_positive_int(num_layers, "num_layers"), enable_nested_tensor=False
-        )
+        self.time = time_mlps(self.leaves, time_dim, d_model)
+        self.trunk = transformer_trunk(d_model, num_heads, num_layers, dropout)
         self.norm = nn.LayerNorm(d_model)
         self.readouts = nn.ModuleDict(
             {

@@ -10,8 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from genmatch._checks import check_positive_int
+from genmatch.nn._layers import time_mlps, transformer_trunk
 from genmatch.nn._product import check_inputs, group_heads, head_factor, leaf_factors
-from genmatch.nn.embeddings import SinusoidalTimeEmbedding
 from genmatch.nn.encoders.default import default_encoder
 from genmatch.spaces.product import ProductSpace
 from genmatch.types import HeadShapes, State
@@ -93,30 +93,9 @@ class MultimodalTransformer(nn.Module):
             path: int(enc.num_tokens)  # type: ignore[arg-type]
             for path, enc in self.encoders.items()
         }
-        self.time = nn.ModuleDict(
-            {
-                path: nn.Sequential(
-                    SinusoidalTimeEmbedding(time_dim),
-                    nn.Linear(time_dim, d_model),
-                    nn.SiLU(),
-                    nn.Linear(d_model, d_model),
-                )
-                for path in self.leaves
-            }
-        )
+        self.time = time_mlps(self.leaves, time_dim, d_model)
         self.factor_type = nn.Parameter(torch.randn(len(self.leaves), d_model) * 0.02)
-        layer = nn.TransformerEncoderLayer(
-            d_model,
-            num_heads,
-            dim_feedforward=4 * d_model,
-            dropout=dropout,
-            activation="gelu",
-            batch_first=True,
-            norm_first=True,
-        )
-        self.trunk = nn.TransformerEncoder(
-            layer, check_positive_int(num_layers, "num_layers"), enable_nested_tensor=False
-        )
+        self.trunk = transformer_trunk(d_model, num_heads, num_layers, dropout)
         self.norm = nn.LayerNorm(d_model)
         self.per_token = {key: self._is_per_token(key) for key in self.head_shapes}
         self.readouts = nn.ModuleDict(

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from genmatch.guidance.condition import Condition
+from genmatch.nn._layers import transformer_trunk
 from genmatch.nn.conditions.base import AbstractConditionEmbedding
 from genmatch.nn.embeddings import SinusoidalTimeEmbedding
 from genmatch.spaces.discrete import DiscreteSpace
@@ -76,16 +77,7 @@ class SequenceTransformer(nn.Module):
             )
         self.condition = condition
         self.condition_proj = None if condition is None else nn.Linear(condition.dim, d_model)
-        layer = nn.TransformerEncoderLayer(
-            d_model,
-            num_heads,
-            dim_feedforward=4 * d_model,
-            dropout=dropout,
-            activation="gelu",
-            batch_first=True,
-            norm_first=True,
-        )
-        self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        self.encoder = transformer_trunk(d_model, num_heads, num_layers, dropout)
         self.norm = nn.LayerNorm(d_model)
         self.heads = nn.ModuleDict(
             {name: nn.Linear(d_model, shape[1]) for name, shape in heads.items()}
