@@ -14,9 +14,8 @@ Two heads parametrize the rates:
   the generalized KL (the Bregman divergence of ``Σ u log u − u``).
 - ``CTMCHead.POSTERIOR``: logits of ``p_{1|t}(·|x)`` per position (x₁-prediction); for the
   mixture path the rates are ``u^i(y|x) = λ_t p^i_{1|t}(y|x)`` (``y ≠ x_i``) with
-  ``λ_t = κ̇_t/(1 − κ_t)``; trained with the KL / cross-entropy of the probabilities.
-
-:func:`posterior_to_rates` and :func:`rates_to_posterior` convert between the two.
+  ``λ_t = κ̇_t/(1 − κ_t)``; trained with the KL / cross-entropy of the probabilities;
+  :func:`posterior_to_rates` and :func:`rates_to_posterior` convert between the two.
 """
 
 from __future__ import annotations
@@ -120,14 +119,9 @@ class RateParametrization(
         weight: Tensor,
         path: AbstractConditionalPath,
     ) -> Tensor:
-        """``u^i(y|x) (p_t(c|x^{i→y}) / p_t(c|x))^w``, the predictor on all ``L·S`` neighbours.
-
-        Exact (``w = 1`` with the exact rates and predictor: the generator of ``p_t(x|c)``) on
-        the masked path, where a token set by a jump is clean data, so
-        ``p_t(c|x^{i→y}) = p(c | x, z_i = y)``. With other sources (uniform, marginal) it is
-        the approximation of Nisonoff et al.: the exact ratio would read position ``i`` at
-        ``t = 1`` and the others at ``t``, which a predictor of ``(x, t)`` cannot express.
-        """
+        """``u^i(y|x) (p_t(c|x^{i→y}) / p_t(c|x))^w`` on all ``L·S`` neighbours: exact (``w = 1``,
+        exact parts) on the masked path only (an unmasked token is clean data), otherwise the
+        approximation of Nisonoff et al. (``docs/guidance.md``)."""
         return value * likelihood_ratio(log_likelihood, x_t, self.space.num_states, weight)
 
 
@@ -202,8 +196,7 @@ class PosteriorParametrization(
         weight: Tensor,
         path: AbstractConditionalPath,
     ) -> PosteriorValue:
-        """Rates ``u^i(y|x) (p_t(c|x^{i→y}) / p_t(c|x))^w`` in the posterior form with a speed
-        (exact on the masked path only, as :meth:`RateParametrization.tilt`)."""
+        """The tilt of :meth:`RateParametrization.tilt`, in the posterior form with a speed."""
         ratio = likelihood_ratio(log_likelihood, x_t, self.space.num_states, weight)
         return PosteriorValue.from_relative_rates(
             value.relative_rates(x_t) * ratio, x_t, value.intensity

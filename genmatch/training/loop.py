@@ -386,15 +386,13 @@ def _seeded(rng: torch.Generator, seed: int, step: int, micro_batch: int) -> tor
 
 @contextlib.contextmanager
 def _forked_global_rng(device: torch.device) -> Iterator[None]:
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         yield
 
 
 @contextlib.contextmanager
 def _found_inf_cleared(opt: torch.optim.Optimizer) -> Iterator[None]:
-    """Remove the loop's ``found_inf`` from the optimizer on the way out, error or not (a
-    fused optimizer would otherwise keep skipping every later step)."""
+    """Remove the loop's ``found_inf`` from the optimizer on the way out, error or not."""
     try:
         yield
     finally:
