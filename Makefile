@@ -1,5 +1,6 @@
 # genmatch: `make demo` and `make test` each work on a fresh machine.
-# torch==2.13.0 is installed first (the CPU build), then the package with a range it satisfies.
+# torch==2.13.0 is installed first (the CPU build), then the package with torch pinned to it, so
+# that no dependency (torchcfm pulls torchvision) resolves another torch.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.genmatch-installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[dev,plots,bench,examples,tensorboard]"
+	$(PY) -m pip install --quiet -e ".[dev,plots,bench,examples,tensorboard]" torch==2.13.0
 	touch $(STAMP)
 
 install: $(STAMP)
