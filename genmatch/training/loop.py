@@ -35,7 +35,7 @@ from genmatch.training.nonfinite import NonFiniteTrainingError
 from genmatch.training.precision import Precision
 from genmatch.training.result import LogRecord, TrainResult
 from genmatch.training.schedules import WarmupCosine
-from genmatch.training.streams import DATA, NETWORK, stream_seed
+from genmatch.training.streams import DATA, NETWORK, seed_network, stream_seed
 from genmatch.types import State
 
 
@@ -294,7 +294,7 @@ def train(
             local = zero
             for j, m in enumerate(mine):
                 x_1, c, finite = draw(micro, _seeded(rng, seed, step, m))
-                torch.manual_seed(stream_seed(seed, step, m, NETWORK))  # dropout
+                seed_network(stream_seed(seed, step, m, NETWORK), device)  # dropout
                 sync = contextlib.nullcontext()
                 if j < len(mine) - 1 and isinstance(model, DistributedDataParallel):
                     sync = model.no_sync()  # type: ignore[assignment]

@@ -25,3 +25,17 @@ def stream_seed(seed: int, step: int, micro_batch: int, kind: int) -> int:
 def stream(seed: int, step: int, micro_batch: int, device: torch.device) -> torch.Generator:
     """A ``torch.Generator`` on ``device`` seeded for the data stream of a micro-batch."""
     return torch.Generator(device=device).manual_seed(stream_seed(seed, step, micro_batch, DATA))
+
+
+def seed_network(value: int, device: torch.device) -> None:
+    """Seed the global generators that a network's own randomness (dropout) draws from.
+
+    Only the CPU generator and, for a CUDA ``device``, the current CUDA device's:
+    ``torch.manual_seed`` would also queue a seeding of every lazy accelerator backend, with
+    a stack trace each, a few milliseconds per call, on every step.
+    """
+    if device.type == "cuda":
+        torch.cuda.manual_seed(value)
+    elif device.type != "cpu":
+        torch.manual_seed(value)
+    torch.default_generator.manual_seed(value)
