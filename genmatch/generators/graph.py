@@ -29,6 +29,7 @@ from genmatch.types import Field, ParamValue
 
 __all__ = ["GraphDivergence", "GraphGenerator", "GraphParametrization", "GraphValue"]
 
+
 @final
 @dataclass(frozen=True, eq=False)
 class GraphGenerator(AbstractGenerator):
@@ -92,8 +93,7 @@ class GraphGenerator(AbstractGenerator):
             )
         if not d and self.positions is not None:
             raise ValueError(
-                "a position generator was given, but the space has no positions "
-                "(position_dim = 0)"
+                "a position generator was given, but the space has no positions (position_dim = 0)"
             )
         for name, gen, sub in (
             ("nodes", self.nodes, self.space.node_space),

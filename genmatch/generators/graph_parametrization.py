@@ -221,6 +221,12 @@ class GraphParametrization(AbstractLinearParametrization):
         )
 
 
+def _positions(value: GraphValue) -> ParamValue:
+    if value.positions is None:
+        raise ValueError("the divergence has a position term, but a value has no positions")
+    return value.positions
+
+
 @final
 @dataclass(frozen=True, eq=False)
 class GraphDivergence(AbstractBregmanDivergence):
@@ -242,7 +248,7 @@ class GraphDivergence(AbstractBregmanDivergence):
         edge = sum_per_graph(self.edges(a.edges, b.edges), a.pair_graph, a.num_graphs)
         out = {"nodes": self.node_weight * node, "edges": self.edge_weight * edge.to(node.dtype)}
         if self.positions is not None:
-            pos = self.positions(a.positions, b.positions)
+            pos = self.positions(_positions(a), _positions(b))
             out[POSITIONS] = self.position_weight * sum_per_graph(
                 pos.to(node.dtype), a.node_graph, a.num_graphs
             )
@@ -253,7 +259,7 @@ class GraphDivergence(AbstractBregmanDivergence):
         edge = sum_per_graph(self.edges.phi(a.edges), a.pair_graph, a.num_graphs)
         total = self.node_weight * node + self.edge_weight * edge
         if self.positions is not None:
-            pos = sum_per_graph(self.positions.phi(a.positions), a.node_graph, a.num_graphs)
+            pos = sum_per_graph(self.positions.phi(_positions(a)), a.node_graph, a.num_graphs)
             total = total + self.position_weight * pos
         return total
 
@@ -265,6 +271,6 @@ class GraphDivergence(AbstractBregmanDivergence):
         edge = sum_per_graph(self.edges.generic(a.edges, b.edges), a.pair_graph, a.num_graphs)
         total = self.node_weight * node + self.edge_weight * edge
         if self.positions is not None:
-            pos = self.positions.generic(a.positions, b.positions)
+            pos = self.positions.generic(_positions(a), _positions(b))
             total = total + self.position_weight * sum_per_graph(pos, a.node_graph, a.num_graphs)
         return total
