@@ -32,34 +32,18 @@ import torch
 import genmatch as gm
 from genmatch.data import planar_graphs, sbm_graphs, tree_graphs
 from genmatch.generators import GraphGenerator
-from genmatch.metrics import graph_metrics, is_planar_connected, is_tree
+from genmatch.metrics import SBMTest, graph_metrics, is_planar_connected, is_tree
 from genmatch.nn import GraphTransformer
 from genmatch.paths import GraphMixturePath, LinearKappa
 from genmatch.sources import GraphSource
 from genmatch.spaces import GraphSpace
 
 
-def sbm_valid(graph: nx.Graph) -> bool:
-    """SBM validity (block recovery): greedy modularity finds two communities, each dense
-    inside (≥ 0.3) and sparse across (≤ 0.2)."""
-    if graph.number_of_edges() == 0:
-        return False
-    parts = list(nx.community.greedy_modularity_communities(graph))
-    if len(parts) != 2:
-        return False
-    a, b = (set(p) for p in parts)
-    inside_a = sum(1 for x, y in graph.edges if x in a and y in a)
-    inside_b = sum(1 for x, y in graph.edges if x in b and y in b)
-    across = graph.number_of_edges() - inside_a - inside_b
-    dens_a = inside_a / max(len(a) * (len(a) - 1) / 2, 1)
-    dens_b = inside_b / max(len(b) * (len(b) - 1) / 2, 1)
-    return min(dens_a, dens_b) >= 0.3 and across / (len(a) * len(b)) <= 0.2
-
-
 FAMILIES: dict[str, tuple[Callable[..., list[nx.Graph]], Callable[[nx.Graph], bool]]] = {
     "planar": (planar_graphs, is_planar_connected),
     "tree": (tree_graphs, is_tree),
-    "sbm": (sbm_graphs, sbm_valid),
+    # the block model of sbm_graphs' defaults: two blocks of 4 to 7 nodes, p_in 0.7, p_out 0.05
+    "sbm": (sbm_graphs, SBMTest(2, 0.7, 0.05, level=0.05, block_sizes=(4, 7))),
 }
 
 

@@ -41,8 +41,12 @@ from genmatch.metrics.protein import (
     kabsch_rmsd,
     sequence_recovery,
 )
+from genmatch.metrics.sbm import SBMFit, SBMTest, binomial_test
 
 __all__ = [
+    "SBMFit",
+    "SBMTest",
+    "binomial_test",
     "ChainValidity",
     "GlycinePhi",
     "backbone_dihedrals",
