@@ -3,11 +3,11 @@ fit a block model, then test its edge probabilities against the generating ones.
 
 The fit is the maximum-likelihood partition of the nodes into the known number of blocks
 under the generating model (the most likely block assignment given ``p_in`` and ``p_out``),
-found by steepest single-node moves from a spectral start and several seeded random ones. Each block's within-block edge
-count and each pair of blocks' between-block count is then tested against ``p_in`` and
-``p_out`` with an exact two-sided binomial test; the graph is valid when no test rejects at
-level ``α`` after a Bonferroni correction over the tests (and the blocks have the sizes
-allowed, when given). SPECTRE fits with graph-tool and averages Wald p-values without the
+found by steepest single-node moves from a spectral start and several seeded random ones.
+Each block's within-block edge count and each pair of blocks' between-block count is then
+tested against ``p_in`` and ``p_out`` with an exact two-sided binomial test; the graph is
+valid when no test rejects at level ``α`` after a Bonferroni correction over the tests (and
+the blocks have the sizes allowed, when given). SPECTRE fits with graph-tool and averages Wald p-values without the
 sample-size factor; here the tests are exact and their level is the stated ``α``.
 """
 
