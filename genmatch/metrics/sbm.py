@@ -7,8 +7,15 @@ found by steepest single-node moves from a spectral start and several seeded ran
 Each block's within-block edge count and each pair of blocks' between-block count is then
 tested against ``p_in`` and ``p_out`` with an exact two-sided binomial test; the graph is
 valid when no test rejects at level ``α`` after a Bonferroni correction over the tests (and
-the blocks have the sizes allowed, when given). SPECTRE fits with graph-tool and averages Wald p-values without the
-sample-size factor; here the tests are exact and their level is the stated ``α``.
+the blocks have the sizes allowed, when given). SPECTRE fits with graph-tool and averages
+Wald p-values without the sample-size factor; here the tests are exact and their level is
+the stated ``α``.
+
+Power depends on the graphs' size. On two blocks of 12–16 nodes (``p_in = 0.7``,
+``p_out = 0.05``, ``α = 0.05``) 57 of 60 true samples pass and 0 of 60 Erdős–Rényi graphs of
+the same density do (the tests); on :func:`~genmatch.data.sbm_graphs`' default blocks of 4–7
+nodes, with ``block_sizes=(4, 7)``, 95.5 % of 200 true samples and 23.5 % of 200 Erdős–Rényi
+graphs pass: on ten-node graphs the test cannot tell them apart reliably.
 """
 
 from __future__ import annotations
