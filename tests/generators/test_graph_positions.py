@@ -12,7 +12,7 @@ import networkx as nx
 import pytest
 import torch
 
-from genmatch import GeneratorMatchingLoss, simulate
+from genmatch import ExactMarginal, GeneratorMatchingLoss, simulate
 from genmatch.generators import FlowGenerator, GraphGenerator
 from genmatch.nn import GraphTransformer
 from genmatch.paths import AffineGaussianPath, CondOT, GraphMixturePath, LinearKappa, PathSample
@@ -221,3 +221,25 @@ def test_bad_input():
         GraphTransformer(TYPES, {"nodes/logits": (1, 2), "positions/velocity": (2,)})
     with pytest.raises(ValueError, match="this graph space has no positions"):
         _ = TYPES.position_space
+
+
+def test_oracle_reaches_the_data_types_and_positions():
+    """The exact marginal generator (GM eq. 9.14: posterior over the data of the joint path)
+    simulated from the source gives data graphs: types and positions of one datum."""
+    data, path, gen = _model()
+    oracle = ExactMarginal(path, gen, data, t_max=1.0, space=SPACE)
+    rng = torch.Generator().manual_seed(0)
+    x_0 = path.source.sample(20, generator=rng, dtype=F64)
+    out = simulate(gen, oracle, x_0, 32, space=SPACE, rng=rng).x
+    SPACE.check(out)
+    d = SPACE.to_dense(out)
+    dz = SPACE.to_dense(data, d.node_types.shape[1])
+    for b in range(20):
+        same = [
+            k
+            for k in range(2)
+            if torch.equal(d.node_types[b], dz.node_types[k])
+            and torch.equal(d.edge_types[b], dz.edge_types[k])
+        ]
+        assert len(same) == 1  # the types of one datum
+        assert torch.allclose(d.pos[b], dz.pos[same[0]], atol=1e-12)  # and its positions
