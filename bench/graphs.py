@@ -11,7 +11,11 @@ training cost per step is reported too.
 Usage::
 
     python bench/graphs.py --family planar            # a few CPU minutes on one thread
+    python bench/graphs.py --family sbm --positions   # SBM graphs with node positions
     python bench/graphs.py --quick                    # a smoke test of the script
+
+With ``--positions`` every row also has the energy distances of node positions and of edge
+lengths against the held-out graphs (``positions``).
 
 Prints one JSON line per row (``{"bench": "graphs", "row": ..., ...}``) and a summary line.
 """
@@ -43,6 +47,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="outputs/bench_graphs")
+    parser.add_argument("--positions", action="store_true")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     run = [
@@ -55,6 +60,8 @@ def main(argv: list[str] | None = None) -> dict:
         "--out",
         args.out,
     ]
+    if args.positions:
+        run.append("--positions")
     if args.quick:
         run += [
             "--steps",

@@ -1,6 +1,7 @@
 """Graph generation with a CTMC over node and pair types (DiGress / DeFoG style).
 
 Run:  python examples/graphs.py --family planar --steps 2000 --out outputs/graphs
+      python examples/graphs.py --family sbm --positions --out outputs/graphs_positions
 
 Data: a seeded synthetic family (``planar``: maximal planar graphs, ``tree``: uniform trees,
 ``sbm``: two-block stochastic block models), split into training and held-out graphs. Model:
@@ -9,6 +10,13 @@ a :class:`~genmatch.nn.GraphTransformer` predicting ``p_{1|t}`` of every node an
 prior (node and edge types at their data frequencies) or the all-mask source, trained with
 the generator-matching loss (cross-entropy, edges weighed ``--edge-weight``× nodes). Sizes are
 drawn from the training sizes.
+
+With ``--positions`` (SBM family only) every node also has a position in the plane, clustered
+by block (:func:`~genmatch.data.block_positions`, centred per graph): types move by the CTMC,
+positions by a flow from ``N(0, I)`` per node on the CondOT path (loss weight
+``--position-weight``), one network reading positions in and velocities out; the metrics add
+the energy distances of node positions and of edge lengths
+(:func:`~genmatch.metrics.position_metrics`) against the held-out graphs.
 
 Reported, for the samplers ``plain`` and ``predictor-corrector`` at every ``--nfe``: the MMDs
 of degree, clustering and spectrum against the held-out graphs, validity, uniqueness,
@@ -30,36 +38,25 @@ import networkx as nx
 import torch
 
 import genmatch as gm
-from genmatch.data import planar_graphs, sbm_graphs, tree_graphs
+from genmatch.data import block_positions, planar_graphs, sbm_graphs, tree_graphs
 from genmatch.generators import GraphGenerator
-from genmatch.metrics import graph_metrics, is_planar_connected, is_tree
+from genmatch.metrics import (
+    SBMTest,
+    graph_metrics,
+    is_planar_connected,
+    is_tree,
+    position_metrics,
+)
 from genmatch.nn import GraphTransformer
 from genmatch.paths import GraphMixturePath, LinearKappa
 from genmatch.sources import GraphSource
 from genmatch.spaces import GraphSpace
 
-
-def sbm_valid(graph: nx.Graph) -> bool:
-    """SBM validity (block recovery): greedy modularity finds two communities, each dense
-    inside (≥ 0.3) and sparse across (≤ 0.2)."""
-    if graph.number_of_edges() == 0:
-        return False
-    parts = list(nx.community.greedy_modularity_communities(graph))
-    if len(parts) != 2:
-        return False
-    a, b = (set(p) for p in parts)
-    inside_a = sum(1 for x, y in graph.edges if x in a and y in a)
-    inside_b = sum(1 for x, y in graph.edges if x in b and y in b)
-    across = graph.number_of_edges() - inside_a - inside_b
-    dens_a = inside_a / max(len(a) * (len(a) - 1) / 2, 1)
-    dens_b = inside_b / max(len(b) * (len(b) - 1) / 2, 1)
-    return min(dens_a, dens_b) >= 0.3 and across / (len(a) * len(b)) <= 0.2
-
-
 FAMILIES: dict[str, tuple[Callable[..., list[nx.Graph]], Callable[[nx.Graph], bool]]] = {
     "planar": (planar_graphs, is_planar_connected),
     "tree": (tree_graphs, is_tree),
-    "sbm": (sbm_graphs, sbm_valid),
+    # the block model of sbm_graphs' defaults: two blocks of 4 to 7 nodes, p_in 0.7, p_out 0.05
+    "sbm": (sbm_graphs, SBMTest(2, 0.7, 0.05, level=0.05, block_sizes=(4, 7))),
 }
 
 
@@ -68,12 +65,16 @@ def build(args: argparse.Namespace) -> dict:
     family, valid = FAMILIES[args.family]
     rng = torch.Generator().manual_seed(args.seed)
     graphs = family(args.num_train + args.num_test, rng=rng)
+    if args.positions:
+        graphs = block_positions(graphs, rng=rng)
     train, test = graphs[: args.num_train], graphs[args.num_train :]
-    space = GraphSpace(1, 2, mask=args.source == "masked")
-    data = space.from_networkx([nx.Graph(g.edges) if g.number_of_edges() else g for g in train])
+    space = GraphSpace(1, 2, mask=args.source == "masked", position_dim=2 * args.positions)
+    data = space.from_networkx([_plain(g, args.positions) for g in train])
     source = (GraphSource.masked if args.source == "masked" else GraphSource.marginal)(space, data)
     path = GraphMixturePath(space, source, LinearKappa())
-    gen = GraphGenerator.ctmc(path, edge_weight=args.edge_weight)
+    gen = GraphGenerator.ctmc(
+        path, edge_weight=args.edge_weight, position_weight=args.position_weight
+    )
     torch.manual_seed(args.seed)
     net = GraphTransformer(
         space, gen.head_shapes(space), hidden=args.hidden, num_layers=args.layers, num_heads=4
@@ -81,6 +82,15 @@ def build(args: argparse.Namespace) -> dict:
     return dict(
         train=train, test=test, valid=valid, space=space, data=data, path=path, gen=gen, net=net
     )
+
+
+def _plain(graph: nx.Graph, positions: bool) -> nx.Graph:
+    """The graph with its nodes in order, one node and edge type, and its positions if asked."""
+    out = nx.Graph()
+    for u in graph.nodes:
+        out.add_node(u, **({"pos": graph.nodes[u]["pos"]} if positions else {}))
+    out.add_edges_from(graph.edges)
+    return out
 
 
 def fit(run: dict, args: argparse.Namespace) -> float:
@@ -109,7 +119,10 @@ def sample(run: dict, args: argparse.Namespace, nfe: int, corrected: bool) -> li
     gen = run["gen"]
     if corrected:
         gen = GraphGenerator.ctmc(
-            path, edge_weight=args.edge_weight, corrector=lambda t: args.beta * (1 - t)
+            path,
+            edge_weight=args.edge_weight,
+            corrector=lambda t: args.beta * (1 - t),
+            position_weight=args.position_weight,
         )
     rng = torch.Generator().manual_seed(args.seed + 2)
     x_0 = path.source.sample(args.num_samples, generator=rng)
@@ -130,7 +143,9 @@ def draw(path: Path, samples: list[nx.Graph], data: list[nx.Graph], k: int = 8) 
         for i, ax in enumerate(axes[row]):
             ax.axis("off")
             if i < len(graphs):
-                nx.draw(graphs[i], nx.spring_layout(graphs[i], seed=0), ax=ax, node_size=20)
+                g = graphs[i]
+                layout = nx.get_node_attributes(g, "pos") or nx.spring_layout(g, seed=0)
+                nx.draw(g, layout, ax=ax, node_size=20)
         axes[row][0].set_title(name, loc="left")
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -148,6 +163,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--edge-weight", type=float, default=5.0)
+    parser.add_argument("--positions", action="store_true", help="node positions (sbm only)")
+    parser.add_argument("--position-weight", type=float, default=1.0)
     parser.add_argument("--beta", type=float, default=1.0, help="corrector strength β_0")
     parser.add_argument("--nfe", type=int, nargs="+", default=[16, 64, 256])
     parser.add_argument("--num-samples", type=int, default=64)
@@ -156,6 +173,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--out", type=Path, default=Path("outputs/graphs"))
     args = parser.parse_args(argv)
+    if args.positions and args.family != "sbm":
+        parser.error("--positions needs --family sbm (positions clustered by block)")
     if args.threads:
         torch.set_num_threads(args.threads)
     run = build(args)
@@ -169,15 +188,22 @@ def main(argv: list[str] | None = None) -> dict:
         "batch_size": args.batch_size,
         "train_seconds_per_step": seconds,
         "floor": dataclasses.asdict(floor),
+        "positions": args.positions,
         "samplers": {},
     }
+    if args.positions:
+        pos_floor = position_metrics(train[: len(test)], test)
+        results["floor"]["positions"] = dataclasses.asdict(pos_floor)
     last: list[nx.Graph] = []
     for corrected in (False, True):
         name = "predictor-corrector" if corrected else "plain"
         for nfe in args.nfe:
             last = sample(run, args, nfe, corrected)
             metrics = graph_metrics(last, test, train, valid)
-            results["samplers"][f"{name}/nfe{nfe}"] = dataclasses.asdict(metrics)
+            row = dataclasses.asdict(metrics)
+            if args.positions:
+                row["positions"] = dataclasses.asdict(position_metrics(last, test))
+            results["samplers"][f"{name}/nfe{nfe}"] = row
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "metrics.json").write_text(json.dumps(results, indent=2))
     draw(args.out / "samples.png", last, test)

@@ -95,6 +95,15 @@ def test_graphs_bench_quick_prints_the_table(tmp_path):
     assert rows["summary"]["train_seconds_per_step"] > 0
 
 
+def test_graphs_bench_quick_with_positions(tmp_path):
+    records = run_quick("graphs.py", "--family", "sbm", "--positions", "--out", str(tmp_path))
+    rows = {r["row"]: r for r in records}
+    assert rows["summary"]["positions"] is True
+    for name in set(rows) - {"summary"}:
+        assert set(rows[name]["positions"]) == {"positions", "edge_lengths"}
+        assert all(math.isfinite(v) for v in rows[name]["positions"].values())
+
+
 def test_training_bench_quick_prints_json_lines():
     records = run_quick("training.py", "--variants", "fp32,ddp1,ddp2")
     runs = [r for r in records if r["bench"] == "training"]

@@ -9,7 +9,7 @@ from genmatch.data.frames import (
     frames_to_backbone,
     ideal_local_atoms,
 )
-from genmatch.data.graphs import planar_graphs, sbm_graphs, tree_graphs
+from genmatch.data.graphs import block_positions, planar_graphs, sbm_graphs, tree_graphs
 from genmatch.data.labelled import LabelledMixture
 from genmatch.data.structures import (
     AMINO_ACIDS,
@@ -55,6 +55,7 @@ __all__ = [
     "SPIRALS_MAX_ANGLE",
     "SPIRALS_SCALE",
     "checkerboard",
+    "block_positions",
     "planar_graphs",
     "sbm_graphs",
     "eight_gaussians",

@@ -103,3 +103,44 @@ def tree_graphs(
         code = torch.randint(0, k, (k - 2,), generator=rng).tolist()
         out.append(nx.from_prufer_sequence(code))
     return out
+
+
+def block_positions(
+    graphs: list[nx.Graph],
+    *,
+    dim: int = 2,
+    radius: float = 2.0,
+    spread: float = 0.3,
+    rng: torch.Generator | None = None,
+) -> list[nx.Graph]:
+    """Copies of block-model graphs (node attribute ``"block"``, as :func:`sbm_graphs` gives)
+    with node positions ``"pos"`` in ``R^dim`` clustered by block: node ``i`` of block ``b`` at
+    ``c_b + spread · ε_i``, ``ε_i ~ N(0, I)``, the block centres ``c_b`` on a circle of
+    ``radius`` in the first two coordinates (at a random common angle), then centred per graph
+    (the mean position of every graph is 0). Edges are short within blocks and long across.
+
+    Example:
+        >>> g = block_positions(sbm_graphs(1, rng=torch.Generator().manual_seed(0)))[0]
+        >>> len(g.nodes[0]["pos"]), abs(sum(p["pos"][0] for _, p in g.nodes(data=True))) < 1e-12
+        (2, True)
+    """
+    if dim < 2:
+        raise ValueError(f"dim must be >= 2 (block centres lie on a circle), got {dim}")
+    out = []
+    for graph in graphs:
+        blocks = torch.tensor([graph.nodes[u]["block"] for u in graph.nodes])
+        k = int(blocks.max()) + 1 if len(blocks) else 1
+        angle = 2 * torch.pi * (torch.arange(k) / k + torch.rand((), generator=rng))
+        centres = torch.zeros(k, dim, dtype=torch.float64)
+        centres[:, 0], centres[:, 1] = radius * angle.cos(), radius * angle.sin()
+        noise = torch.randn(len(blocks), dim, generator=rng, dtype=torch.float64)
+        pos = centres[blocks] + spread * noise
+        pos = pos - pos.mean(0)
+        g = nx.Graph()
+        g.add_nodes_from(
+            (u, {"block": graph.nodes[u]["block"], "pos": pos[index].tolist()})
+            for index, u in enumerate(graph.nodes)
+        )
+        g.add_edges_from(graph.edges)
+        out.append(g)
+    return out

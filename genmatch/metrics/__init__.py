@@ -11,6 +11,7 @@ from genmatch.metrics.euclidean import (
 from genmatch.metrics.frechet import frechet_distance, gaussian_frechet_distance
 from genmatch.metrics.graph import (
     GraphMetrics,
+    PositionMetrics,
     clustering_histogram,
     degree_histogram,
     gaussian_tv_mmd,
@@ -18,6 +19,7 @@ from genmatch.metrics.graph import (
     is_planar_connected,
     is_tree,
     novelty,
+    position_metrics,
     spectrum_histogram,
     uniqueness,
 )
@@ -41,8 +43,14 @@ from genmatch.metrics.protein import (
     kabsch_rmsd,
     sequence_recovery,
 )
+from genmatch.metrics.sbm import SBMFit, SBMTest, binomial_test
 
 __all__ = [
+    "PositionMetrics",
+    "SBMFit",
+    "SBMTest",
+    "binomial_test",
+    "position_metrics",
     "ChainValidity",
     "GlycinePhi",
     "backbone_dihedrals",

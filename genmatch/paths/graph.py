@@ -9,9 +9,11 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch
 
-from genmatch.paths.base import AbstractDensityPath, PathSample
+from genmatch.paths.affine import AffineGaussianPath
+from genmatch.paths.base import AbstractConditionalPath, AbstractDensityPath, PathSample
 from genmatch.paths.factorized_mixture import FactorizedMixturePath
 from genmatch.paths.kappa import AbstractKappaSchedule
+from genmatch.paths.schedules import CondOT
 from genmatch.sources.graph import GraphSource
 from genmatch.spaces.graph import GraphSpace
 
@@ -19,8 +21,10 @@ from genmatch.spaces.graph import GraphSpace
 @final
 @dataclass(frozen=True, eq=False)
 class GraphMixturePath(AbstractDensityPath):
-    """``p_{t|Z}(G|z) = 1[n(G) = n(z)] Π_i m_t(x_i|z_i) Π_{i<j} m_t(e_ij|z_ij)`` with
-    ``m_t(·|c) = κ_t δ_c + (1 − κ_t) q`` (GM eq. 9.25 per variable).
+    """``p_{t|Z}(G|z) = 1[n(G) = n(z)] Π_i m_t(x_i|z_i) p^R_t(r_i|z_i) Π_{i<j} m_t(e_ij|z_ij)``
+    with ``m_t(·|c) = κ_t δ_c + (1 − κ_t) q`` (GM eq. 9.25 per variable) and, when the space has
+    positions, ``p^R_t(·|z_i)`` the ``positions`` path of node ``i``'s position (by default the
+    affine Gaussian CondOT path, ``r_t = t r_1 + (1 − t) r_0``, GM eq. 9.1).
 
     Each node type and each pair's edge type (an edge is one variable, ``i < j``) shows its
     data value with probability ``κ_t`` and a source value otherwise; the node count is the
@@ -28,12 +32,21 @@ class GraphMixturePath(AbstractDensityPath):
     :class:`~genmatch.paths.FactorizedMixturePath` s (:attr:`nodes`, :attr:`edges`, each over
     one-variable sequences), so the CTMC of :class:`~genmatch.generators.CTMCGenerator` is
     the conditional generator of each variable (:class:`~genmatch.generators.GraphGenerator`).
-    The density is that of labelled graphs (node order fixed) w.r.t. the counting measure.
+    The density is that of labelled graphs (node order fixed) w.r.t. the counting measure
+    (times Lebesgue measure on positions).
+
+    Positions are a third factor of the graph, one point of ``R^d`` per node: a product path
+    (GM §9.8) whose factors share the graph's clock ``t``; the source's positions are
+    ``X_0`` of the position path (:class:`~genmatch.generators.GraphGenerator` moves them with a
+    flow).
 
     Args:
-        space: the graph space (without positions).
-        source: the source of node and edge types and of sizes.
+        space: the graph space.
+        source: the source of node and edge types, of sizes (and of positions).
         kappa: the schedule ``κ_t``.
+        positions: the conditional path of one node's position, on ``space.position_space``
+            (``AffineGaussianPath(CondOT())`` by default when the space has positions; not
+            allowed without).
 
     Example:
         >>> import networkx as nx
@@ -50,12 +63,24 @@ class GraphMixturePath(AbstractDensityPath):
     space: GraphSpace
     source: GraphSource
     kappa: AbstractKappaSchedule
+    positions: AbstractConditionalPath | None = None
     nodes: FactorizedMixturePath = field(init=False)
     edges: FactorizedMixturePath = field(init=False)
 
     def __post_init__(self) -> None:
         if self.source.space != self.space:
             raise ValueError("the source lives on a different space than the path")
+        if self.space.position_dim:
+            if self.positions is None:
+                object.__setattr__(self, "positions", AffineGaussianPath(CondOT()))
+            elif not isinstance(self.positions, AbstractConditionalPath):
+                raise TypeError(
+                    f"positions must be an AbstractConditionalPath, got {self.positions!r}"
+                )
+        elif self.positions is not None:
+            raise ValueError(
+                "a position path was given, but the space has no positions (position_dim = 0)"
+            )
         node_path = FactorizedMixturePath(self.space.node_space, self.source.nodes, self.kappa)
         edge_path = FactorizedMixturePath(self.space.edge_space, self.source.edges, self.kappa)
         object.__setattr__(self, "nodes", node_path)
@@ -74,7 +99,10 @@ class GraphMixturePath(AbstractDensityPath):
         space = self.space
         space.check(z, "z")
         if x_0 is None:
-            x_0 = self.source.with_sizes(space.num_nodes(z), rng=generator, device=z.x.device)
+            dtype = z.pos.dtype if space.position_dim else torch.float32
+            x_0 = self.source.with_sizes(
+                space.num_nodes(z), rng=generator, dtype=dtype, device=z.x.device
+            )
         else:
             space.check(x_0, "x_0")
             if not torch.equal(space.num_nodes(x_0), space.num_nodes(z)):
@@ -85,7 +113,12 @@ class GraphMixturePath(AbstractDensityPath):
         kappa = self.kappa.kappa(t)
         nodes = torch.where(u_n < kappa[vz.node_graph], vz.nodes, v0.nodes)
         edges = torch.where(u_e < kappa[vz.pair_graph], vz.edges, v0.edges)
-        x_t = space.with_variables(z, nodes, edges, vz)
+        pos = None
+        if self.positions is not None:
+            pos = self.positions.sample(
+                z.pos, t[vz.node_graph], x_0=x_0.pos.to(z.pos.dtype), generator=generator
+            ).x_t
+        x_t = space.with_variables(z, nodes, edges, vz, pos)
         return PathSample(x_t=x_t, t=t, z=z, x_0=x_0)
 
     def log_prob(self, x: Batch, t: Tensor, z: Batch) -> Tensor:
@@ -106,6 +139,15 @@ class GraphMixturePath(AbstractDensityPath):
             dz.node_types.clamp_min(0).reshape(-1, 1),
         ).reshape(b, n_max)
         total = torch.where(dx.node_mask, node_lp, 0.0).sum(1)
+        if self.positions is not None:
+            if not isinstance(self.positions, AbstractDensityPath):
+                raise TypeError(f"the position path {self.positions!r} has no density")
+            assert dx.pos is not None and dz.pos is not None
+            d = self.space.position_dim
+            pos_lp = self.positions.log_prob(
+                dx.pos.reshape(-1, d), t_nodes, dz.pos.reshape(-1, d)
+            ).reshape(b, n_max)
+            total = total + torch.where(dx.node_mask, pos_lp, 0.0).sum(1)
         if n_max > 1:
             i, j = torch.triu_indices(n_max, n_max, 1, device=t.device)
             pairs = i.shape[0]

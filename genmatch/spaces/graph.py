@@ -23,6 +23,7 @@ from genmatch.spaces._graph_parts import (
 )
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.spaces.discrete import DiscreteSpace
+from genmatch.spaces.euclidean import EuclideanSpace
 from genmatch.types import State
 
 
@@ -97,6 +98,14 @@ class GraphSpace(AbstractStateSpace):
     def edge_space(self) -> DiscreteSpace:
         """The space of one edge variable, ``DiscreteSpace(1, num_edge_types, mask)``."""
         return DiscreteSpace(1, self.num_edge_types, self.mask)
+
+    @property
+    def position_space(self) -> EuclideanSpace:
+        """The space of one node's position, ``EuclideanSpace(position_dim)`` (positions of a
+        batch are a batch of ``N`` points of it)."""
+        if not self.position_dim:
+            raise ValueError("this graph space has no positions (position_dim = 0)")
+        return EuclideanSpace(self.position_dim)
 
     # ---------------------------------------------------------------- validation
 
@@ -258,13 +267,19 @@ class GraphSpace(AbstractStateSpace):
         return GraphVariables(x.x, edges, x.batch, torch.stack([i, j]), g, b)
 
     def with_variables(
-        self, x: Batch, nodes: Tensor, edges: Tensor, variables: GraphVariables | None = None
+        self,
+        x: Batch,
+        nodes: Tensor,
+        edges: Tensor,
+        variables: GraphVariables | None = None,
+        pos: Tensor | None = None,
     ) -> Batch:
-        """A batch with the node counts (and positions) of ``x`` and the given node types and
-        pair types (in :meth:`variables` order).
+        """A batch with the node counts of ``x``, the given node types and pair types (in
+        :meth:`variables` order), and the positions ``pos`` (those of ``x`` when ``None``).
 
         Shapes:
-            nodes: ``(N,)``; edges: ``(P,)``; returns a ``Batch`` of ``B`` graphs.
+            nodes: ``(N,)``; edges: ``(P,)``; pos: ``(N, position_dim)``; returns a ``Batch``
+            of ``B`` graphs.
         """
         v = self.variables(x) if variables is None else variables
         on = edges > 0
@@ -277,7 +292,7 @@ class GraphSpace(AbstractStateSpace):
             nodes,
             torch.stack([src, dst]),
             kinds.repeat_interleave(2),
-            x.pos if self.position_dim else None,
+            (x.pos if pos is None else pos) if self.position_dim else None,
             self.num_nodes(x),
             per_graph,
         )

@@ -80,3 +80,42 @@ def test_single_node_graphs_and_bad_heads():
     assert out["nodes/logits"].shape == (3, 1, 3) and out["edges/logits"].shape == (1, 1, 4)
     with pytest.raises(ValueError, match="'nodes/<head>' or 'edges/<head>'"):
         GraphTransformer(SPACE, {"logits": (1, 3)})
+
+
+POS_SPACE = GraphSpace(2, 3, position_dim=3)
+POS_HEADS = {"nodes/logits": (1, 2), "edges/logits": (1, 3), "positions/velocity": (3,)}
+
+
+def test_velocities_permute_with_the_nodes():
+    """With positions, the per-node velocities of a permuted graph are the permuted velocities
+    (node types, pair types and positions permuted together); they depend on the positions."""
+    torch.manual_seed(0)
+    net = GraphTransformer(POS_SPACE, POS_HEADS, hidden=16, num_layers=2, num_heads=2)
+    net = net.double().requires_grad_(False)
+    rng = torch.Generator().manual_seed(5)
+    graphs = []
+    for seed in (1, 2):
+        g = nx.gnp_random_graph(6, 0.5, seed=seed)
+        for u in g:
+            g.nodes[u]["type"] = int(torch.randint(0, 2, (), generator=rng))
+            g.nodes[u]["pos"] = torch.randn(3, generator=rng).tolist()
+        for u, w in g.edges:
+            g.edges[u, w]["type"] = int(torch.randint(1, 3, (), generator=rng))
+        graphs.append(g)
+    x = POS_SPACE.from_networkx(graphs, dtype=torch.float64)
+    t = torch.tensor([0.3, 0.8], dtype=torch.float64)
+    velocity = net(x, t)["positions/velocity"].reshape(2, 6, 3)
+    d = POS_SPACE.to_dense(x)
+    perm = torch.tensor([5, 2, 0, 4, 1, 3])
+    permuted = POS_SPACE.from_dense(
+        DenseGraphs(
+            d.node_types[:, perm], d.edge_types[:, perm][:, :, perm], d.node_mask, d.pos[:, perm]
+        )
+    )
+    moved = net(permuted, t)["positions/velocity"].reshape(2, 6, 3)
+    assert torch.allclose(moved, velocity[:, perm], atol=1e-10)
+    assert float(velocity[0].std(0).max()) > 1e-3  # nodes get different velocities
+    shifted = x.clone()
+    shifted.pos = x.pos + 0.5
+    other = net(shifted, t)["positions/velocity"].reshape(2, 6, 3)
+    assert float((other - velocity).abs().max()) > 1e-3  # positions are inputs

@@ -4,8 +4,8 @@ import networkx as nx
 import pytest
 import torch
 
-from genmatch.sources import CategoricalSource, GraphSource
-from genmatch.spaces import GraphSpace
+from genmatch.sources import CategoricalSource, GaussianSource, GraphSource
+from genmatch.spaces import EuclideanSpace, GraphSpace
 
 SPACE = GraphSpace(2, 3)
 
@@ -46,6 +46,11 @@ def test_errors():
         GraphSource(SPACE, src.edges, src.nodes, src.size_probs)
     with pytest.raises(ValueError, match="node counts must be >= 1"):
         src.with_sizes(torch.tensor([2, 0]))
-    with pytest.raises(ValueError, match="position_dim must be 0"):
-        pos = GraphSpace(2, 3, position_dim=2)
+    pos = GraphSpace(2, 3, position_dim=2)
+    with pytest.raises(ValueError, match="positions must be an AbstractSource on R"):
         GraphSource(pos, src.nodes, CategoricalSource.uniform(pos.edge_space), src.size_probs)
+    with pytest.raises(ValueError, match="the space has no positions"):
+        GraphSource(SPACE, src.nodes, src.edges, src.size_probs, GaussianSource(EuclideanSpace(2)))
+    with pytest.raises(ValueError, match=r"draws points of shape \(3,\)"):
+        edges = CategoricalSource.uniform(pos.edge_space)
+        GraphSource(pos, src.nodes, edges, src.size_probs, GaussianSource(EuclideanSpace(3)))
