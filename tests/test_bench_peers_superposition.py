@@ -16,6 +16,8 @@ sys.path.insert(0, str(BENCH))
 
 import peers_superposition  # noqa: E402
 
+from genmatch import EuclideanSpace  # noqa: E402
+
 FIELDS = {"part", "workload", "library", "variant", "seed", "nfe", "metric", "value"}
 
 
@@ -35,7 +37,7 @@ def test_quick_run_prints_and_writes_one_record_per_number(tmp_path):
     }
     variants = {r["variant"] for r in records}
     expected = {f"oracle/{v}" for v in peers_superposition.ORACLE_VARIANTS} | {
-        f"trained/{v}" for v in peers_superposition.TRAINED_VARIANTS
+        f"trained/{v}" for vs in peers_superposition.TRAINED_VARIANTS.values() for v in vs
     }
     assert variants == expected
     energy = {(r["variant"], r["nfe"]) for r in records if r["metric"] == "energy"}
@@ -49,5 +51,7 @@ def test_variants_build_their_generators():
     assert flow.nfe_per_step == 2
     model, weighting = peers_superposition.build("jump+flow[switch0.5]-midpoint")
     assert model.nfe_per_step == 2 and weighting is None
+    joint, _ = peers_superposition.build("jump[joint-net]")
+    assert set(joint.head_shapes(EuclideanSpace(2))) == {"jump_intensity", "jump_logits"}
     with pytest.raises(ValueError, match="unknown variant"):
         peers_superposition.build("jump+flow[nope]")
