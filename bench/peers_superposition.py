@@ -18,7 +18,9 @@ linear between), ``switch0.5`` (jumps on ``[0, ½)``, flow on ``[½, 1]``:
 midpoint steps. NFE counts network (or oracle) evaluations: a superposition step evaluates the
 shared field once (Euler flow part) or twice (midpoint), like the flow alone.
 
-Metrics: ``energy`` (energy distance to fresh data) at NFE 4, 8, 16, 32; for trained variants
+Metrics: ``energy`` (energy distance to fresh data) at NFE 4, 8, 16, 32 (``oracle/data-points``,
+NFE null: the oracle's own data points against fresh data, the floor of the oracle rows, which
+sample the empirical distribution of those points); for trained variants
 also ``sample_s`` (seconds to draw the samples at that NFE, one process, CPU), for the
 equal-wall-clock comparison.
 
@@ -174,7 +176,7 @@ def run(
     quick: bool = False,
     *,
     workloads: Sequence[str] = tuple(WORKLOADS),
-    settings: Sequence[str] = ("oracle", "trained"),
+    settings: Sequence[str] = ("floor", "oracle", "trained"),
     **options: object,
 ) -> Iterator[dict]:
     """One record per (workload, setting/variant, seed, NFE, metric).
@@ -183,7 +185,8 @@ def run(
         seeds: seeds of data, source points, network initialisation, training and sampling.
         quick: tiny sizes for a smoke test.
         workloads: a subset of :data:`WORKLOADS`.
-        settings: ``"oracle"`` and/or ``"trained"``.
+        settings: some of ``"floor"`` (the oracle's data points against fresh data, ``nfe``
+            null), ``"oracle"`` and ``"trained"``.
         options: overrides of the size settings (:data:`FULL` keys, e.g. ``steps=500``).
     """
     cfg = {**(QUICK if quick else FULL), **options}
@@ -198,6 +201,10 @@ def run(
             fresh = sample(cfg["samples"], generator=rng)
             oracle_data = sample(cfg["oracle_points"], generator=rng)
             x_0 = torch.randn(cfg["samples"], 2, generator=rng)
+            if "floor" in settings:
+                # the oracle reproduces at best its own data points: their distance to fresh data
+                floor = energy_distance(oracle_data, fresh)
+                yield _record(name, "oracle/data-points", seed, None, "energy", floor)
             runs: list[tuple[str, gm.AbstractGenerator, gm.types.Field | torch.nn.Module]] = []
             if "oracle" in settings:
                 for variant in ORACLE_VARIANTS:
@@ -222,7 +229,7 @@ def run(
 
 
 def _record(
-    workload: str, variant: str, seed: int, nfe: int, metric: str, value: Tensor | float
+    workload: str, variant: str, seed: int, nfe: int | None, metric: str, value: Tensor | float
 ) -> dict:
     return {
         "part": PART,
@@ -242,7 +249,9 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--workloads", nargs="+", choices=sorted(WORKLOADS), default=None)
-    parser.add_argument("--settings", nargs="+", choices=["oracle", "trained"], default=None)
+    parser.add_argument(
+        "--settings", nargs="+", choices=["floor", "oracle", "trained"], default=None
+    )
     for key in ("steps", "batch", "hidden", "depth", "samples", "oracle_points"):
         flag = "--" + key.replace("_", "-")
         parser.add_argument(flag, type=int, default=None, help=f"override {key} ({FULL[key]})")

@@ -39,9 +39,9 @@ def test_quick_run_prints_and_writes_one_record_per_number(tmp_path):
     expected = {f"oracle/{v}" for v in peers_superposition.ORACLE_VARIANTS} | {
         f"trained/{v}" for vs in peers_superposition.TRAINED_VARIANTS.values() for v in vs
     }
-    assert variants == expected
+    assert variants == expected | {"oracle/data-points"}
     energy = {(r["variant"], r["nfe"]) for r in records if r["metric"] == "energy"}
-    assert energy == {(v, n) for v in expected for n in (4, 8)}
+    assert energy == {(v, n) for v in expected for n in (4, 8)} | {("oracle/data-points", None)}
     assert all(math.isfinite(r["value"]) and r["value"] >= 0 for r in records)
     assert out.read_text().count("\n") == len(records)
 
