@@ -89,8 +89,9 @@ class SwitchWeights:
     """``α_t = before`` for ``t < at``, ``α_t = after`` for ``t ≥ at``: a switch of generator.
 
     With ``before = (0, 1)`` and ``after = (1, 0)`` on ``[flow, jump]`` the process jumps on
-    ``[0, at)`` and flows on ``[at, 1]`` (the weighting that pays on the 2-D benchmarks, see
-    ``docs/concepts.md``). Sampling evaluates ``α`` at the start of each step, so a step that
+    ``[0, at)`` and flows on ``[at, 1]``: at ``at = ½`` it beats an Euler flow at equal NFE
+    on the 2-D benchmarks, not a midpoint flow (``docs/concepts.md``, "When superposition
+    pays"). Sampling evaluates ``α`` at the start of each step, so a step that
     straddles ``at`` uses ``before`` throughout.
     Shapes: ``t (batch,)`` → ``(batch, n)``.
 
