@@ -9,7 +9,9 @@ optimiser, steps, batch and seed, all on the CondOT path:
 - ``jump``: per-coordinate jumps with a binned jump distribution (intensity + 64-bin logits
   per coordinate, generalized-KL loss on the jump measure weighted by ``(1 − t)³``);
 - ``jump+flow``: their Markov superposition with ``α = (½, ½)``, trained jointly (losses
-  summed) and sampled by the piecewise-deterministic scheme.
+  summed) and sampled by the piecewise-deterministic scheme. Constant weights do not beat the
+  flow; jumps early and flow late (``SwitchWeights``) beat an Euler flow at equal NFE, not a
+  midpoint flow (``bench/peers_superposition.py``, docs/concepts.md "When superposition pays").
 
 Each is sampled at NFE 4, 8, 16, 32, 64 and scored by energy distance and sliced
 Wasserstein-2 against fresh data; the exact marginal of each model kind on 1000 data points is

@@ -11,12 +11,12 @@ from genmatch.compose.product import (
     ProductValue,
 )
 from genmatch.compose.superposition import (
-    ConstantWeights,
     SumDivergence,
     SuperposedValue,
     Superposition,
     SuperpositionParametrization,
 )
+from genmatch.compose.weights import ConstantWeights, LinearWeights, SwitchWeights
 
 __all__ = [
     "Corrected",
@@ -28,6 +28,8 @@ __all__ = [
     "ProductParametrization",
     "ProductValue",
     "ConstantWeights",
+    "LinearWeights",
+    "SwitchWeights",
     "Langevin",
     "SumDivergence",
     "SuperposedValue",

@@ -9,6 +9,7 @@ from typing import final
 import torch
 from torch import Tensor
 
+from genmatch.compose.weights import ConstantWeights
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.generators.base import (
     AbstractGenerator,
@@ -21,31 +22,17 @@ from genmatch.paths.base import AbstractConditionalPath, PathSample
 from genmatch.spaces.base import AbstractStateSpace
 from genmatch.types import Field, HeadShapes, ParamValue, RawHeads, State
 
+__all__ = [
+    "ConstantWeights",
+    "SuperposedValue",
+    "Superposition",
+    "SuperpositionParametrization",
+    "SumDivergence",
+    "WeightFn",
+]
+
 #: ``t (batch,) ↦ α_t (batch, n)``: non-negative rows summing to 1.
 WeightFn = Callable[[Tensor], Tensor]
-
-
-@final
-@dataclass(frozen=True)
-class ConstantWeights:
-    """Time-independent superposition weights ``α^i``, non-negative and summing to 1.
-
-    Example:
-        >>> import torch
-        >>> ConstantWeights((0.25, 0.75))(torch.zeros(2))
-        tensor([[0.2500, 0.7500],
-                [0.2500, 0.7500]])
-    """
-
-    values: tuple[float, ...]
-
-    def __post_init__(self) -> None:
-        if not self.values or any(v < 0 for v in self.values) or abs(sum(self.values) - 1) > 1e-9:
-            raise ValueError(f"weights must be >= 0 and sum to 1, got {self.values}")
-
-    def __call__(self, t: Tensor) -> Tensor:
-        w = torch.tensor(self.values, dtype=t.dtype, device=t.device)
-        return w.expand(t.shape[0], len(self.values))
 
 
 @final
@@ -182,8 +169,12 @@ class Superposition(AbstractGenerator):
 
     Args:
         generators: the parts.
-        weights: ``t ↦ α_t (batch, n)``; ``ConstantWeights`` or any callable returning
-            non-negative rows that sum to 1 (checked on a grid of times at construction).
+        weights: ``t ↦ α_t (batch, n)``: :class:`~genmatch.compose.ConstantWeights`,
+            :class:`~genmatch.compose.LinearWeights`, :class:`~genmatch.compose.SwitchWeights`
+            or any callable returning non-negative rows that sum to 1 (checked on a grid of
+            times at construction). Time-dependent weights are allowed: at each ``t`` the
+            superposition is a convex combination of generators of ``p_t``, so it still
+            solves the forward equation of ``p_t``.
         loss_weights: optional ``t ↦ (batch,)`` weight per part for the training loss
             (``None`` entries mean 1), e.g. ``(1 − t)³`` for CondOT jump measures, whose
             targets grow like ``(1 − t)^{-3}``. Weights depending on ``t`` alone do not change

@@ -18,7 +18,7 @@ from genmatch import (
     simulate,
     train,
 )
-from genmatch.compose import ConstantWeights, Superposition
+from genmatch.compose import ConstantWeights, LinearWeights, Superposition, SwitchWeights
 from genmatch.data import eight_gaussians
 from genmatch.generators import AbstractGenerator, BinnedJumpGenerator, Bins
 from genmatch.metrics import energy_distance
@@ -172,3 +172,70 @@ def test_a_new_jump_process_plugs_in_by_its_move_and_propose(solver):
     assert out["wrapped"].nfe == out["reference"].nfe == 8 * (1 if solver is None else 2)
     flow_only = simulate(flow, ExactMarginal(PATH, flow, data), x_0, 8).x
     assert not torch.equal(out["wrapped"].x, flow_only)  # and the jumps did happen
+
+
+def _switch_model(at):
+    jump_then_flow = SwitchWeights((0.0, 1.0), (1.0, 0.0), at=at)
+    return Superposition([FlowGenerator(), BinnedJumpGenerator(Bins(-5, 5, 128))], jump_then_flow)
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [LinearWeights((1.0, 0.0), (0.2, 0.8)), SwitchWeights((0.0, 1.0), (0.7, 0.3), at=0.5)],
+    ids=["linear", "switch"],
+)
+@pytest.mark.parametrize("t", [0.3, 0.6])
+def test_time_dependent_superposition_solves_kfe(weights, t):
+    """α_t L_flow + (1 − α_t) L_jump with α depending on t solves the KFE at every t (1 %)."""
+    model = Superposition([FlowGenerator(), BinnedJumpGenerator(Bins(-5, 5, 128))], weights)
+    z = torch.tensor([0.6, -0.3], dtype=torch.float64)
+
+    def f(x):
+        return torch.sin(x[:, 0]) + torch.cos(0.7 * x[:, 1]) * x[:, 0]
+
+    lhs, rhs = kolmogorov_forward_gap(PATH, model, f, z, t, bounds=(-5.0, 5.0), points=101)
+    assert abs(float(lhs - rhs)) < 1e-2 * abs(float(lhs))
+
+
+def test_weight_schedules_are_the_equations():
+    t = torch.tensor([0.0, 0.25, 0.5, 1.0], dtype=torch.float64)
+    lin = LinearWeights((1.0, 0.0), (0.2, 0.8))(t)
+    expected = torch.stack([1 - 0.8 * t, 0.8 * t], 1)
+    torch.testing.assert_close(lin, expected)
+    switch = SwitchWeights((0.0, 1.0), (1.0, 0.0), at=0.5)(t)
+    torch.testing.assert_close(switch[:, 1], torch.tensor([1.0, 1.0, 0.0, 0.0], dtype=t.dtype))
+    assert switch.dtype == lin.dtype == torch.float64
+
+
+def test_switch_weights_sample_one_part_then_the_other():
+    """Jumps on [0, ½), flow on [½, 1]: on the flow half the step is exactly the flow's step."""
+    rng = torch.Generator().manual_seed(0)
+    data = eight_gaussians(100, generator=rng)
+    x = torch.randn(50, 2, generator=rng)
+    model = _switch_model(0.5)
+    flow, jump = model.generators
+    oracle = ExactMarginal(PATH, model, data)
+    late = torch.full((50,), 0.5)
+    flow_step = flow.step(ExactMarginal(PATH, flow, data), x, late, 0.125)
+    torch.testing.assert_close(model.step(oracle, x, late, 0.125), flow_step)
+    early = torch.full((50,), 0.25)
+    moved = model.step(oracle, x, early, 0.125, generator=torch.Generator().manual_seed(1))
+    jumped = jump.step(
+        ExactMarginal(PATH, jump, data), x, early, 0.125, generator=torch.Generator().manual_seed(1)
+    )
+    torch.testing.assert_close(moved, jumped)
+
+
+def test_bad_weight_schedules():
+    with pytest.raises(ValueError, match="sum to 1"):
+        LinearWeights((0.5, 0.5), (0.5, 0.6))
+    with pytest.raises(ValueError, match="end 3"):
+        LinearWeights((0.5, 0.5), (0.2, 0.3, 0.5))
+    with pytest.raises(ValueError, match=">= 0"):
+        SwitchWeights((-0.5, 1.5), (1.0, 0.0), at=0.5)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        SwitchWeights((0.0, 1.0), (1.0, 0.0), at=1.5)
+    with pytest.raises(TypeError, match="float"):
+        SwitchWeights((0.0, 1.0), (1.0, 0.0), at="0.5")
+    with pytest.raises(ValueError, match="sum to 1"):
+        ConstantWeights((float("nan"), 1.0))
