@@ -28,6 +28,10 @@ Usage::
     python bench/peers_continuous.py --out bench/results/continuous.jsonl
     python bench/peers_continuous.py --quick
     python bench/peers_continuous.py --seeds 1 --trainings genmatch-block16  # one run
+    python bench/peers_continuous.py --no-costs --batch 1024 --steps 1000  # reduced size
+
+At a size other than the full (or quick) one, the quality variants carry the suffix
+``-batch{b}-steps{s}``.
 """
 
 from __future__ import annotations
@@ -184,6 +188,16 @@ def _fm_samplers(cfg: dict) -> dict[str, Callable[[nn.Module, Tensor], Tensor]]:
     return {"euler": sampler("euler", cfg["nfe"]), "midpoint": sampler("midpoint", cfg["nfe"] // 2)}
 
 
+def _size(cfg: dict) -> str:
+    """``""`` at the full training size, else ``"-batch{b}-steps{s}"`` (so no number is misread)."""
+    if (cfg["batch"], cfg["steps"]) in (
+        (FULL["batch"], FULL["steps"]),
+        (QUICK["batch"], QUICK["steps"]),
+    ):
+        return ""
+    return f"-batch{cfg['batch']}-steps{cfg['steps']}"
+
+
 def _quality(
     name: str, nets: dict[str, nn.Module], cfg: dict, seed: int, fm: bool = False
 ) -> Iterator[dict]:
@@ -195,7 +209,7 @@ def _quality(
     for suffix, net in nets.items():
         for method, sample in samplers.items():
             value = float(energy_distance(sample(net, x_0), test))
-            yield _record(f"{name}{suffix}-{method}", seed, cfg["nfe"], "energy", value)
+            yield _record(f"{name}{suffix}-{method}{_size(cfg)}", seed, cfg["nfe"], "energy", value)
 
 
 def _training(name: str, cfg: dict, seed: int, base: nn.Module, data: Tensor) -> Iterator[dict]:

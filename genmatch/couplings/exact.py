@@ -19,7 +19,9 @@ class ExactOTCoupling(AbstractCoupling):
     """Mini-batch exact optimal transport (squared Euclidean cost), solved by ``ot.emd``.
 
     With equal uniform weights the plan is a permutation, so each data point is used once.
-    The solve is ``O(n³)`` on the host (seconds at ``n = 4096``); for large batches see
+    The solve is ``O(n³)`` on the host (seconds at ``n = 4096``), and POT stops at its default
+    ``numItermax = 100 000`` with a warning before optimality on large batches (at ``n = 4096``
+    2-D Gaussian → checkerboard: 0.3 % above the optimum); for large batches see
     :class:`~genmatch.couplings.BlockOTCoupling`.
 
     Example:
