@@ -20,6 +20,7 @@ from genmatch.compose import (
 )
 from genmatch.couplings import (
     AbstractCoupling,
+    BlockOTCoupling,
     CoupledBatch,
     ExactOTCoupling,
     IndependentCoupling,
@@ -222,6 +223,7 @@ __all__ = [
     "AffineGaussianPath",
     "BinnedJumpGenerator",
     "Bins",
+    "BlockOTCoupling",
     "CondOT",
     "ConstantWeights",
     "Cosine",

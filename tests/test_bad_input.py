@@ -29,6 +29,7 @@ from genmatch import (
     AffineGaussianPath,
     BinnedJumpGenerator,
     Bins,
+    BlockOTCoupling,
     CondOT,
     CTMCGenerator,
     CTMCHead,
@@ -718,6 +719,20 @@ CASES: list[Bad | Good] = [
         lambda: ExactOTCoupling().pair(torch.zeros(0, 2), torch.zeros(0, 2)),
         ValueError,
         "empty",
+    ),
+    Bad(
+        5,
+        "BlockOTCoupling: empty batches",
+        lambda: BlockOTCoupling().pair(torch.zeros(0, 2), torch.zeros(0, 2)),
+        ValueError,
+        "empty",
+    ),
+    Bad(
+        5,
+        "BlockOTCoupling: block_size 0",
+        lambda: BlockOTCoupling(block_size=0),
+        ValueError,
+        "block_size",
     ),
     Bad(
         5,
