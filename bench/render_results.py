@@ -75,6 +75,47 @@ TARGETS: list[dict] = [
     },
     *(
         {
+            "name": f"checkerboard, NFE 8, {solver}: energy distance (block OT, EMA 0.995)",
+            "ours": {
+                "part": "continuous",
+                "workload": "checkerboard",
+                "nfe": 8,
+                "library": "genmatch",
+                "variant": f"block16-ema0.995-{solver}",
+                "metric": "energy",
+            },
+            "peer": {
+                "part": "continuous",
+                "workload": "checkerboard",
+                "nfe": 8,
+                "library": "flow_matching",
+                "variant": f"independent-{solver}",
+                "metric": "energy",
+            },
+            "bound": 0.003,
+            "better": "lower",
+        }
+        for solver in ("euler", "midpoint")
+    ),
+    {
+        "name": "checkerboard, OT-coupled step at batch 4 096 / independent step (block OT)",
+        "ours": {
+            "part": "continuous",
+            "library": "genmatch",
+            "variant": "block16-batch4096",
+            "metric": "step_cost_ratio",
+        },
+        "peer": {
+            "part": "continuous",
+            "library": "torchcfm",
+            "variant": "exact-ot-batch4096",
+            "metric": "step_cost_ratio",
+        },
+        "bound": 1.25,
+        "better": "lower",
+    },
+    *(
+        {
             "name": f"{w}, NFE 8, trained: jump + flow (switch at ½) vs flow ({solver})",
             "ours": {
                 "part": "superposition",
