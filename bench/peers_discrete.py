@@ -16,7 +16,8 @@ Each network is sampled at every NFE by its own library's sampler (variant ``own
 the other's (variant ``cross``: the genmatch-trained network under flow_matching's
 ``MixtureDiscreteEulerSolver`` is recorded as library ``genmatch``, variant
 ``cross-fm-sampler``, and vice versa); genmatch's confidence-ordered sampler is the variant
-``confidence``. Library ``reference`` gives the same metrics for fresh chain samples (the
+``confidence`` and its sampler with ``pin=False`` (unmasked tokens may move at the model's
+rates) the variant ``unpinned``. Library ``reference`` gives the same metrics for fresh chain samples (the
 finite-sample floor). Records follow the shared peer format (one JSON line per number).
 
 Usage::
@@ -139,13 +140,12 @@ def train_pair(
 
 
 def sample_genmatch(
-    net: nn.Module, workload: str, nfe: int, n: int, seed: int, method: JumpMethod | None = None
+    net: nn.Module, workload: str, nfe: int, n: int, seed: int, **options: Any
 ) -> Tensor:
-    """``n`` samples of ``net`` by genmatch's CTMC sampler in ``nfe`` uniform steps."""
+    """``n`` samples of ``net`` by genmatch's CTMC sampler in ``nfe`` uniform steps
+    (``options``: keywords of :class:`CTMCGenerator`, e.g. ``method``, ``pin``)."""
     space, source = _setup(workload)
-    gen = CTMCGenerator(
-        space, LinearKappa(), source=source, method=method or JumpMethod.EXPONENTIAL
-    )
+    gen = CTMCGenerator(space, LinearKappa(), source=source, **options)
     x_0 = source.sample(n, generator=torch.Generator().manual_seed(seed))
     return gm.simulate(gen, net, x_0, nfe, rng=torch.Generator().manual_seed(seed + 1)).x
 
@@ -220,8 +220,10 @@ def run(
                             ("flow_matching", "cross-gm-sampler", sample_genmatch(net_fm, *args)),
                         ]
                     if workload.endswith("masked"):
-                        x = sample_genmatch(net_gm, *args, JumpMethod.CONFIDENCE)
+                        x = sample_genmatch(net_gm, *args, method=JumpMethod.CONFIDENCE)
                         runs.append(("genmatch", "confidence", x))
+                        x = sample_genmatch(net_gm, *args, pin=False)
+                        runs.append(("genmatch", "unpinned", x))
                     for library, variant, x in runs:
                         yield from _records(workload, library, variant, seed, nfe, x, chain)
 

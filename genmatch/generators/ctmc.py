@@ -37,6 +37,7 @@ from genmatch.generators.base import (
     TestFunction,
     check_step,
 )
+from genmatch.generators.ctmc_rate import RateParametrization
 from genmatch.generators.ctmc_unmasking import confidence_unmask
 from genmatch.generators.ctmc_values import (
     PosteriorKL,
@@ -90,48 +91,6 @@ class JumpMethod(enum.Enum):
 
 
 @final
-@dataclass(frozen=True)
-class RateParametrization(
-    AbstractLinearParametrization, AbstractGuidableParametrization, AbstractTiltableParametrization
-):
-    """``Ω_x``: non-negative rates off the current token (eq. 9.8); head ``"rate"`` ``(L, S)``."""
-
-    space: DiscreteSpace
-
-    def head_shapes(self, space: AbstractStateSpace) -> HeadShapes:
-        return {"rate": (self.space.length, self.space.num_states)}
-
-    def constrain(self, raw: RawHeads, x_t: Tensor, t: Tensor) -> Tensor:
-        return F.softplus(raw["rate"]) * off_current(x_t, self.space.num_states, raw["rate"])
-
-    def test_operator(self, f: TestFunction, x_t: Tensor) -> Tensor:
-        return neighbour_differences(f, x_t, self.space.num_states)
-
-    def inner(self, a: Tensor, b: Tensor, x_t: Tensor) -> Tensor:
-        return (a * b).sum((1, 2))
-
-    def guide(
-        self, conditional: Tensor, unconditional: Tensor, weight: Tensor, x_t: Tensor
-    ) -> Tensor:
-        """``u_c^{1+w} u^{−w}`` off the current tokens (0 on them)."""
-        return geometric(conditional, unconditional, weight)
-
-    def tilt(
-        self,
-        value: Tensor,
-        x_t: Tensor,
-        t: Tensor,
-        log_likelihood: BoundLikelihood,
-        weight: Tensor,
-        path: AbstractConditionalPath,
-    ) -> Tensor:
-        """``u^i(y|x) (p_t(c|x^{i→y}) / p_t(c|x))^w`` on all ``L·S`` neighbours: exact (``w = 1``,
-        exact parts) on the masked path only (an unmasked token is clean data), otherwise the
-        approximation of Nisonoff et al. (``docs/guidance.md``)."""
-        return value * likelihood_ratio(log_likelihood, x_t, self.space.num_states, weight)
-
-
-@final
 @dataclass(frozen=True, eq=False)
 class PosteriorParametrization(
     AbstractLinearParametrization, AbstractGuidableParametrization, AbstractTiltableParametrization
@@ -142,12 +101,15 @@ class PosteriorParametrization(
     With ``source``, positions whose token the source never draws (``q_i(x_i) = 0``, e.g. an
     unmasked token under the masked source) are pinned to ``δ_{x_i}``: there
     ``p_{t|Z}(x_i|z) = κ_t δ_{z_i}(x_i)`` forces ``z_i = x_i``, so the exact posterior is
-    ``δ_{x_i}`` and the model never leaves such a token.
+    ``δ_{x_i}`` and the model never leaves such a token. With ``fit_pinned`` the value also
+    carries the unpinned probabilities (:attr:`PosteriorValue.fit`), so that the loss fits the
+    network's posterior to ``δ_{x_i}`` there too (its minimiser is unchanged).
     """
 
     space: DiscreteSpace
     kappa: AbstractKappaSchedule
     source: CategoricalSource | None = None
+    fit_pinned: bool = False
 
     def head_shapes(self, space: AbstractStateSpace) -> HeadShapes:
         return {"logits": (self.space.length, self.space.num_states)}
@@ -156,8 +118,10 @@ class PosteriorParametrization(
         logits = raw["logits"]
         if self.space.mask_token is not None:  # data never hold the mask: p_{1|t}(mask) = 0
             logits = logits.index_fill(-1, torch.tensor([self.space.mask_token]), float("-inf"))
-        probs = pin_posterior(logits.softmax(-1), x_t, self.source)
-        return PosteriorValue(probs, self.kappa.intensity(t))
+        free = logits.softmax(-1)
+        probs = pin_posterior(free, x_t, self.source)
+        fit = free if self.fit_pinned and self.source is not None else None
+        return PosteriorValue(probs, self.kappa.intensity(t), fit=fit)
 
     def test_operator(self, f: TestFunction, x_t: Tensor) -> Tensor:
         return neighbour_differences(f, x_t, self.space.num_states)
@@ -263,6 +227,11 @@ class CTMCGenerator(AbstractGenerator):
             (unmasked tokens of a masked model) where they are, as the exact posterior does
             (:class:`PosteriorParametrization`). On a space with a mask token it defaults to
             the masked source; training checks it against the path's.
+        fit_pinned: the loss also fits the network's posterior at pinned positions to their
+            exact ``δ_{x_i}`` (cross-entropy at every position); sampling is unchanged. On by
+            default: it trains masked models faster (``docs/discrete.md``).
+        pin: whether the model keeps those tokens; ``False`` lets its own posterior move them
+            (rates ``λ_t p^i(y|x)``, a learned corrector: not the exact masked process).
 
     Example:
         >>> import torch
@@ -286,6 +255,8 @@ class CTMCGenerator(AbstractGenerator):
     temperature: float = 1.0
     divergence: AbstractBregmanDivergence = field(default=None)  # type: ignore[assignment]
     source: CategoricalSource | None = None
+    fit_pinned: bool = True
+    pin: bool = True
     parametrization: AbstractLinearParametrization = field(init=False)
 
     def __post_init__(self) -> None:
@@ -303,7 +274,7 @@ class CTMCGenerator(AbstractGenerator):
             if self.source is not None and self.source.space != self.space:
                 raise ValueError("the source lives on a different space than the generator")
             param: AbstractLinearParametrization = PosteriorParametrization(
-                self.space, self.kappa, self.source
+                self.space, self.kappa, self.source if self.pin else None, self.fit_pinned
             )
             default: AbstractBregmanDivergence = PosteriorKL()
         else:
@@ -381,7 +352,8 @@ class CTMCGenerator(AbstractGenerator):
         survival = self.kappa.survival(t, (t + h).clamp(max=1.0))[:, None]
         if value.speed is not None:  # rates s λ_t p: survival S^s (0^0 = 1: no rate, no jump)
             survival = survival**value.speed
-        probs = pin_posterior(probs, x, self.source)  # unmasked tokens stay (exact posterior)
+        if self.pin:  # unmasked tokens stay (the exact posterior)
+            probs = pin_posterior(probs, x, self.source)
         draw = _categorical(probs, generator)
         if self.method is JumpMethod.CONFIDENCE:
             assert self.space.mask_token is not None

@@ -27,11 +27,20 @@ class PosteriorValue:
     ``s`` ``(batch, L)`` (1 when ``None``) lets guided rates, which need not have the mixture
     path's form, keep the posterior head's exact time integration of ``λ_t``
     (:meth:`CTMCGenerator.posterior_step`). Network outputs, targets and oracles have no speed.
+    ``fit`` ``(batch, L, S)``, when set, holds the network's probabilities before pinning
+    (:class:`PosteriorParametrization`): :class:`PosteriorKL` fits those, so training also
+    teaches the network the exact posterior ``δ_{x_i}`` of pinned positions.
     """
 
     probs: Tensor
     intensity: Tensor
     speed: Tensor | None = None
+    fit: Tensor | None = None
+
+    @property
+    def fitted(self) -> Tensor:
+        """What a loss fits: ``fit`` if set, else ``probs``."""
+        return self.probs if self.fit is None else self.fit
 
     def relative_rates(self, x: Tensor) -> Tensor:
         """``u^i(y|x) / λ_t = s^i p^i(y|x)`` off the current tokens, ``(batch, L, S)``."""
@@ -141,13 +150,14 @@ def likelihood_ratio(
 @dataclass(frozen=True)
 class PosteriorKL(AbstractBregmanDivergence):
     """KL between the posterior probabilities (cross-entropy up to a constant), summed over
-    positions; the Bregman divergence of ``Σ p log p`` on the simplex."""
+    positions; the Bregman divergence of ``Σ p log p`` on the simplex. It compares
+    :attr:`PosteriorValue.fitted` (the unpinned probabilities where a value carries them)."""
 
     def phi(self, a: PosteriorValue) -> Tensor:  # type: ignore[override]
-        return KLDivergence().phi(a.probs)
+        return KLDivergence().phi(a.fitted)
 
     def __call__(self, a: PosteriorValue, b: PosteriorValue) -> Tensor:  # type: ignore[override]
-        return KLDivergence()(a.probs, b.probs)
+        return KLDivergence()(a.fitted, b.fitted)
 
     def generic(self, a: PosteriorValue, b: PosteriorValue) -> Tensor:  # type: ignore[override]
-        return KLDivergence().generic(a.probs, b.probs)
+        return KLDivergence().generic(a.fitted, b.fitted)
