@@ -17,8 +17,8 @@ the other's (variant ``cross``: the genmatch-trained network under flow_matching
 ``MixtureDiscreteEulerSolver`` is recorded as library ``genmatch``, variant
 ``cross-fm-sampler``, and vice versa); genmatch's confidence-ordered sampler is the variant
 ``confidence`` and its sampler with ``pin=False`` (unmasked tokens may move at the model's
-rates) the variant ``unpinned``. Library ``reference`` gives the same metrics for fresh chain samples (the
-finite-sample floor). Records follow the shared peer format (one JSON line per number).
+rates) the variant ``unpinned``. Library ``reference`` gives the same metrics for fresh chain
+samples (the finite-sample floor). Records follow the shared peer format (one JSON line per number).
 
 Usage::
 
