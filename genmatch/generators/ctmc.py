@@ -31,18 +31,21 @@ from torch.nn import functional as F
 from genmatch._checks import check_enum, check_instance, value_checks_enabled
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.divergences.generalized_kl import GeneralizedKL
-from genmatch.divergences.kl import KLDivergence
 from genmatch.generators.base import (
     AbstractGenerator,
     AbstractLinearParametrization,
     TestFunction,
     check_step,
 )
+from genmatch.generators.ctmc_rate import RateParametrization
+from genmatch.generators.ctmc_unmasking import confidence_unmask
 from genmatch.generators.ctmc_values import (
+    PosteriorKL,
     PosteriorValue,
     likelihood_ratio,
     neighbour_differences,
     off_current,
+    pin_posterior,
     posterior_to_rates,
     select_rows,
 )
@@ -77,52 +80,14 @@ class JumpMethod(enum.Enum):
       posterior, without dividing by zero.
     - ``TAU_LEAPING``: every (position, token) clock fires ``Poisson(h u^i(y))`` times; a
       position with exactly one firing token jumps to it, one with several keeps its token.
+    - ``CONFIDENCE`` (posterior head, masked models): as many masks as ``EXPONENTIAL`` would
+      fill (same law), but the most confident ones; biased
+      (:func:`~genmatch.generators.ctmc_unmasking.confidence_unmask`).
     """
 
     EXPONENTIAL = "exponential"
     TAU_LEAPING = "tau_leaping"
-
-
-@final
-@dataclass(frozen=True)
-class RateParametrization(
-    AbstractLinearParametrization, AbstractGuidableParametrization, AbstractTiltableParametrization
-):
-    """``Ω_x``: non-negative rates off the current token (eq. 9.8); head ``"rate"`` ``(L, S)``."""
-
-    space: DiscreteSpace
-
-    def head_shapes(self, space: AbstractStateSpace) -> HeadShapes:
-        return {"rate": (self.space.length, self.space.num_states)}
-
-    def constrain(self, raw: RawHeads, x_t: Tensor, t: Tensor) -> Tensor:
-        return F.softplus(raw["rate"]) * off_current(x_t, self.space.num_states, raw["rate"])
-
-    def test_operator(self, f: TestFunction, x_t: Tensor) -> Tensor:
-        return neighbour_differences(f, x_t, self.space.num_states)
-
-    def inner(self, a: Tensor, b: Tensor, x_t: Tensor) -> Tensor:
-        return (a * b).sum((1, 2))
-
-    def guide(
-        self, conditional: Tensor, unconditional: Tensor, weight: Tensor, x_t: Tensor
-    ) -> Tensor:
-        """``u_c^{1+w} u^{−w}`` off the current tokens (0 on them)."""
-        return geometric(conditional, unconditional, weight)
-
-    def tilt(
-        self,
-        value: Tensor,
-        x_t: Tensor,
-        t: Tensor,
-        log_likelihood: BoundLikelihood,
-        weight: Tensor,
-        path: AbstractConditionalPath,
-    ) -> Tensor:
-        """``u^i(y|x) (p_t(c|x^{i→y}) / p_t(c|x))^w`` on all ``L·S`` neighbours: exact (``w = 1``,
-        exact parts) on the masked path only (an unmasked token is clean data), otherwise the
-        approximation of Nisonoff et al. (``docs/guidance.md``)."""
-        return value * likelihood_ratio(log_likelihood, x_t, self.space.num_states, weight)
+    CONFIDENCE = "confidence"
 
 
 @final
@@ -136,12 +101,15 @@ class PosteriorParametrization(
     With ``source``, positions whose token the source never draws (``q_i(x_i) = 0``, e.g. an
     unmasked token under the masked source) are pinned to ``δ_{x_i}``: there
     ``p_{t|Z}(x_i|z) = κ_t δ_{z_i}(x_i)`` forces ``z_i = x_i``, so the exact posterior is
-    ``δ_{x_i}`` and the model never leaves such a token.
+    ``δ_{x_i}`` and the model never leaves such a token. With ``fit_pinned`` the value also
+    carries the unpinned probabilities (:attr:`PosteriorValue.fit`), so that the loss fits the
+    network's posterior to ``δ_{x_i}`` there too (its minimiser is unchanged).
     """
 
     space: DiscreteSpace
     kappa: AbstractKappaSchedule
     source: CategoricalSource | None = None
+    fit_pinned: bool = False
 
     def head_shapes(self, space: AbstractStateSpace) -> HeadShapes:
         return {"logits": (self.space.length, self.space.num_states)}
@@ -150,12 +118,10 @@ class PosteriorParametrization(
         logits = raw["logits"]
         if self.space.mask_token is not None:  # data never hold the mask: p_{1|t}(mask) = 0
             logits = logits.index_fill(-1, torch.tensor([self.space.mask_token]), float("-inf"))
-        probs = logits.softmax(-1)
-        if self.source is not None:
-            q = self.source.position_probs(probs.dtype, x_t.device)
-            pinned = (q.gather(1, x_t.T).T == 0)[..., None]  # (batch, L, 1)
-            probs = torch.where(pinned, F.one_hot(x_t, self.space.num_states).to(probs), probs)
-        return PosteriorValue(probs, self.kappa.intensity(t))
+        free = logits.softmax(-1)
+        probs = pin_posterior(free, x_t, self.source)
+        fit = free if self.fit_pinned and self.source is not None else None
+        return PosteriorValue(probs, self.kappa.intensity(t), fit=fit)
 
     def test_operator(self, f: TestFunction, x_t: Tensor) -> Tensor:
         return neighbour_differences(f, x_t, self.space.num_states)
@@ -203,22 +169,6 @@ class PosteriorParametrization(
         )
 
 
-@final
-@dataclass(frozen=True)
-class PosteriorKL(AbstractBregmanDivergence):
-    """KL between the posterior probabilities (cross-entropy up to a constant), summed over
-    positions; the Bregman divergence of ``Σ p log p`` on the simplex."""
-
-    def phi(self, a: PosteriorValue) -> Tensor:  # type: ignore[override]
-        return KLDivergence().phi(a.probs)
-
-    def __call__(self, a: PosteriorValue, b: PosteriorValue) -> Tensor:  # type: ignore[override]
-        return KLDivergence()(a.probs, b.probs)
-
-    def generic(self, a: PosteriorValue, b: PosteriorValue) -> Tensor:  # type: ignore[override]
-        return KLDivergence().generic(a.probs, b.probs)
-
-
 def _categorical(weights: Tensor, generator: torch.Generator | None) -> Tensor:
     """One draw per row of non-negative ``weights`` ``(..., S)`` by inverse CDF (rows may be 0)."""
     cdf = weights.cumsum(-1)
@@ -258,10 +208,10 @@ def jump_from_rates(
 class CTMCGenerator(AbstractGenerator):
     """A factorized CTMC on a :class:`~genmatch.spaces.DiscreteSpace` (GM eq. 9.8–9.9).
 
-    Conditional target for any :class:`~genmatch.paths.AbstractFactorizedMixturePath` (e.g.
-    :class:`~genmatch.paths.FactorizedMixturePath`): position ``i`` moves
-    to ``z_i`` at rate ``λ_t = κ̇_t/(1 − κ_t)`` (rate head), i.e. the posterior ``δ_{z_i}``
-    (posterior head). Simulation: :class:`JumpMethod`.
+    Conditional target for any :class:`~genmatch.paths.AbstractFactorizedMixturePath`
+    (:class:`~genmatch.paths.FactorizedMixturePath`): position ``i`` moves to ``z_i`` at rate
+    ``λ_t = κ̇_t/(1 − κ_t)`` (rate head), i.e. the posterior ``δ_{z_i}`` (posterior head).
+    Simulation: :class:`JumpMethod`.
 
     Args:
         space: the discrete space.
@@ -273,9 +223,15 @@ class CTMCGenerator(AbstractGenerator):
             the model's distribution. Training ignores it.
         divergence: the loss's Bregman divergence; generalized KL (rate head) or
             :class:`PosteriorKL` (posterior head) by default.
-        source: the path's source; given, the posterior head keeps tokens the source never
-            draws (unmasked tokens of a masked model) where they are, as the exact posterior
-            does (:class:`PosteriorParametrization`).
+        source: the path's source; the posterior head keeps tokens the source never draws
+            (unmasked tokens of a masked model) where they are, as the exact posterior does
+            (:class:`PosteriorParametrization`). On a space with a mask token it defaults to
+            the masked source; training checks it against the path's.
+        fit_pinned: the loss also fits the network's posterior at pinned positions to their
+            exact ``δ_{x_i}`` (cross-entropy at every position); sampling is unchanged. On by
+            default: it trains masked models faster (``docs/discrete.md``).
+        pin: whether the model keeps those tokens; ``False`` lets its own posterior move them
+            (rates ``λ_t p^i(y|x)``, a learned corrector: not the exact masked process).
 
     Example:
         >>> import torch
@@ -299,6 +255,8 @@ class CTMCGenerator(AbstractGenerator):
     temperature: float = 1.0
     divergence: AbstractBregmanDivergence = field(default=None)  # type: ignore[assignment]
     source: CategoricalSource | None = None
+    fit_pinned: bool = True
+    pin: bool = True
     parametrization: AbstractLinearParametrization = field(init=False)
 
     def __post_init__(self) -> None:
@@ -311,14 +269,20 @@ class CTMCGenerator(AbstractGenerator):
         if self.head is CTMCHead.POSTERIOR:
             if self.kappa is None:
                 raise ValueError("the posterior head needs the mixture path's kappa schedule")
+            if self.source is None and self.space.mask_token is not None:
+                object.__setattr__(self, "source", CategoricalSource.masked(self.space))
             if self.source is not None and self.source.space != self.space:
                 raise ValueError("the source lives on a different space than the generator")
             param: AbstractLinearParametrization = PosteriorParametrization(
-                self.space, self.kappa, self.source
+                self.space, self.kappa, self.source if self.pin else None, self.fit_pinned
             )
             default: AbstractBregmanDivergence = PosteriorKL()
         else:
             param, default = RateParametrization(self.space), GeneralizedKL()
+        if self.method is JumpMethod.CONFIDENCE and (
+            self.head is not CTMCHead.POSTERIOR or self.space.mask_token is None
+        ):
+            raise ValueError("JumpMethod.CONFIDENCE needs the posterior head on a mask space")
         object.__setattr__(self, "parametrization", param)
         if self.divergence is None:
             object.__setattr__(self, "divergence", default)
@@ -328,6 +292,8 @@ class CTMCGenerator(AbstractGenerator):
             raise self.unsupported(path, "AbstractFactorizedMixturePath")
         if self.kappa is not None and path.kappa != self.kappa:
             raise ValueError(f"the path's kappa {path.kappa} differs from {self.kappa}")
+        if self.source is not None and not torch.equal(path.source.probs, self.source.probs):
+            raise ValueError("the path's source differs from the generator's: pass source=")
         z, x, t = sample.z, sample.x_t, sample.t
         one_hot = F.one_hot(z, self.space.num_states).to(t.dtype)
         intensity = path.kappa.intensity(t)
@@ -376,8 +342,8 @@ class CTMCGenerator(AbstractGenerator):
         *,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """The posterior head's step: each position is redrawn from ``p`` at the mixture
-        path's exact integrated intensity (``EXPONENTIAL``), or by Poisson clocks on it."""
+        """Each position is redrawn from ``p`` (``δ_{x_i}`` where pinned) at the mixture path's
+        exact integrated intensity, or by Poisson clocks on it, or in confidence order."""
         assert self.kappa is not None
         probs = value.probs
         if self.temperature != 1.0:
@@ -386,7 +352,12 @@ class CTMCGenerator(AbstractGenerator):
         survival = self.kappa.survival(t, (t + h).clamp(max=1.0))[:, None]
         if value.speed is not None:  # rates s λ_t p: survival S^s (0^0 = 1: no rate, no jump)
             survival = survival**value.speed
+        if self.pin:  # unmasked tokens stay (the exact posterior)
+            probs = pin_posterior(probs, x, self.source)
         draw = _categorical(probs, generator)
+        if self.method is JumpMethod.CONFIDENCE:
+            assert self.space.mask_token is not None
+            return confidence_unmask(probs, draw, x, 1 - survival, self.space.mask_token, generator)
         if self.method is JumpMethod.EXPONENTIAL:
             u = torch.rand(x.shape, generator=generator, dtype=probs.dtype, device=x.device)
             return torch.where(u < 1 - survival, draw, x)

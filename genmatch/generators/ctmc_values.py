@@ -12,7 +12,10 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from genmatch._checks import value_checks_enabled
+from genmatch.divergences.base import AbstractBregmanDivergence
+from genmatch.divergences.kl import KLDivergence
 from genmatch.generators.base import TestFunction
+from genmatch.sources.categorical import CategoricalSource
 
 
 @final
@@ -24,11 +27,20 @@ class PosteriorValue:
     ``s`` ``(batch, L)`` (1 when ``None``) lets guided rates, which need not have the mixture
     path's form, keep the posterior head's exact time integration of ``λ_t``
     (:meth:`CTMCGenerator.posterior_step`). Network outputs, targets and oracles have no speed.
+    ``fit`` ``(batch, L, S)``, when set, holds the network's probabilities before pinning
+    (:class:`PosteriorParametrization`): :class:`PosteriorKL` fits those, so training also
+    teaches the network the exact posterior ``δ_{x_i}`` of pinned positions.
     """
 
     probs: Tensor
     intensity: Tensor
     speed: Tensor | None = None
+    fit: Tensor | None = None
+
+    @property
+    def fitted(self) -> Tensor:
+        """What a loss fits: ``fit`` if set, else ``probs``."""
+        return self.probs if self.fit is None else self.fit
 
     def relative_rates(self, x: Tensor) -> Tensor:
         """``u^i(y|x) / λ_t = s^i p^i(y|x)`` off the current tokens, ``(batch, L, S)``."""
@@ -64,6 +76,16 @@ def neighbour_differences(f: TestFunction, x: Tensor, num_states: int) -> Tensor
 
 def off_current(x: Tensor, num_states: int, like: Tensor) -> Tensor:
     return 1 - F.one_hot(x, num_states).to(like.dtype)
+
+
+def pin_posterior(probs: Tensor, x: Tensor, source: CategoricalSource | None) -> Tensor:
+    """``probs`` ``(batch, L, S)`` with ``δ_{x_i}`` where ``q_i(x_i) = 0`` (a token the source
+    never draws, e.g. an unmasked token under the masked source): there the mixture path's
+    exact posterior is ``δ_{x_i}``, so the model never changes it. ``probs`` if no source."""
+    if source is None:
+        return probs
+    pinned = source.position_probs(torch.float64, x.device).gather(1, x.T).T == 0
+    return torch.where(pinned[..., None], F.one_hot(x, probs.shape[-1]).to(probs), probs)
 
 
 def posterior_to_rates(value: PosteriorValue, x: Tensor) -> Tensor:
@@ -122,3 +144,20 @@ def likelihood_ratio(
     diff = neighbour_differences(log_likelihood, x, num_states)
     diff = torch.nan_to_num(diff, nan=0.0, posinf=50.0)
     return torch.exp(weight.to(diff.dtype)[:, None, None] * diff)
+
+
+@final
+@dataclass(frozen=True)
+class PosteriorKL(AbstractBregmanDivergence):
+    """KL between the posterior probabilities (cross-entropy up to a constant), summed over
+    positions; the Bregman divergence of ``Σ p log p`` on the simplex. It compares
+    :attr:`PosteriorValue.fitted` (the unpinned probabilities where a value carries them)."""
+
+    def phi(self, a: PosteriorValue) -> Tensor:  # type: ignore[override]
+        return KLDivergence().phi(a.fitted)
+
+    def __call__(self, a: PosteriorValue, b: PosteriorValue) -> Tensor:  # type: ignore[override]
+        return KLDivergence()(a.fitted, b.fitted)
+
+    def generic(self, a: PosteriorValue, b: PosteriorValue) -> Tensor:  # type: ignore[override]
+        return KLDivergence().generic(a.fitted, b.fitted)

@@ -78,7 +78,9 @@ def _rate_field(rates):
     return field
 
 
-@pytest.mark.parametrize("method", list(JumpMethod), ids=lambda m: m.value)
+@pytest.mark.parametrize(
+    "method", [JumpMethod.EXPONENTIAL, JumpMethod.TAU_LEAPING], ids=lambda m: m.value
+)
 def test_rate_head_step_has_exact_one_step_probabilities(method):
     space = DiscreteSpace(3, 4)
     gen = CTMCGenerator(space, head=CTMCHead.RATE, method=method)
@@ -242,3 +244,82 @@ def test_corrected_one_step_is_the_product_of_the_two_kernels():
     _assert_frequencies(freq, exact)
     stale = p_base @ kernel_mh(t)
     assert bool(((stale - exact).abs() > _band(exact)).all())
+
+
+# ---- masked models: exact unmasking, pinned tokens, confidence order --------------------------
+
+MASKED = DiscreteSpace(3, 3, mask=True)  # tokens 0..2, mask 3
+#: the network's posterior at every position; position 0 (unmasked) gets mass off its token,
+#: which the pinning must ignore
+PROBS = torch.tensor([[0.1, 0.3, 0.6, 0.0], [0.5, 0.2, 0.3, 0.0], [0.0, 0.9, 0.1, 0.0]], dtype=F64)
+X_MASKED = torch.tensor([1, 3, 3])
+
+
+def _posterior_field(probs):
+    def field(x, t):
+        return PosteriorValue(probs.expand(x.shape[0], *probs.shape), torch.ones_like(t))
+
+    return field
+
+
+@pytest.mark.parametrize(("t", "h"), [(0.2, 0.3), (0.75, 0.25)])
+@pytest.mark.parametrize("kappa", [LinearKappa(), PolynomialKappa(2.0)], ids=repr)
+def test_masked_step_unmasks_at_the_exact_probability_and_pins_unmasked_tokens(kappa, t, h):
+    """A masked position becomes ``y`` with probability ``(κ_{t+h} − κ_t)/(1 − κ_t) p(y)``
+    (all of them at the last step); an unmasked token never changes."""
+    gen = CTMCGenerator(MASKED, kappa)  # the masked source by default on a mask space
+    x = X_MASKED.expand(N, 3)
+    tt = torch.full((N,), t, dtype=F64)
+    out = gen.step(_posterior_field(PROBS), x, tt, h, generator=torch.Generator().manual_seed(3))
+    k_t, k_s = (float(kappa.kappa(torch.tensor(s, dtype=F64))) for s in (t, t + h))
+    p_unmask = (k_s - k_t) / (1 - k_t)
+    exact = p_unmask * PROBS
+    exact[:, 3] = 1 - p_unmask
+    exact[0] = torch.tensor([0.0, 1.0, 0.0, 0.0], dtype=F64)
+    _assert_frequencies(_frequencies(out, 4), exact)
+    wrong = -math.expm1(-h / (1 - t))  # Euler's 1 − exp(−h λ_t) differs at these steps
+    assert abs(wrong - p_unmask) > 3 * float(_band(torch.tensor(p_unmask)))
+
+
+def test_masked_generators_default_to_the_masked_source_and_check_the_path():
+    from genmatch.paths import FactorizedMixturePath
+    from genmatch.sources import CategoricalSource
+
+    gen = CTMCGenerator(MASKED, LinearKappa())
+    assert gen.source is not None and torch.equal(
+        gen.source.probs, CategoricalSource.masked(MASKED).probs
+    )
+    path = FactorizedMixturePath(MASKED, CategoricalSource.uniform(MASKED), LinearKappa())
+    sample = path.sample(torch.zeros(2, 3, dtype=torch.long), torch.full((2,), 0.5))
+    with pytest.raises(ValueError, match="source differs"):
+        gen.conditional_target(path, sample)
+    with pytest.raises(ValueError, match="CONFIDENCE"):
+        CTMCGenerator(DiscreteSpace(3, 3), LinearKappa(), method=JumpMethod.CONFIDENCE)
+
+
+def test_confidence_step_unmasks_a_binomial_count_in_confidence_order():
+    """``k ~ Binomial(#masked, (κ_{t+h} − κ_t)/(1 − κ_t))`` positions are unmasked: those
+    whose drawn tokens are the most probable (the confidence ``p^i(draw_i)``)."""
+    space = DiscreteSpace(4, 3, mask=True)
+    gen = CTMCGenerator(space, LinearKappa(), method=JumpMethod.CONFIDENCE)
+    probs = torch.zeros(4, 4, dtype=F64)
+    probs[0, 1], probs[0, 2] = 0.7, 0.3
+    probs[1, 0] = probs[2, 2] = 1.0
+    probs[3, 0], probs[3, 1] = 0.4, 0.6
+    x = torch.tensor([3, 0, 3, 3]).expand(N, 4)
+    t, h = 0.4, 0.3
+    out = gen.step(_posterior_field(probs), x, torch.full((N,), t, dtype=F64), h,
+                   generator=torch.Generator().manual_seed(4))  # fmt: skip
+    assert bool((out[:, 1] == 0).all())  # the unmasked token stays
+    count = (out != 3).sum(1) - 1
+    p = h / (1 - t)
+    binomial = torch.tensor([math.comb(3, k) * p**k * (1 - p) ** (3 - k) for k in range(4)])
+    _assert_frequencies(torch.bincount(count, minlength=4).to(F64) / N, binomial.to(F64))
+    assert bool((out[count >= 1, 2] == 2).all())  # the most confident position comes first
+    # k = 2: position 0 (confidence 0.7 if it drew 1, else 0.3) against position 3 (0.6 or
+    # 0.4): position 0 is filled, with token 1, iff it drew 1 (probability 0.7)
+    two = out[count == 2]
+    exact = torch.tensor([[0.0, 0.7, 0.0, 0.3], [0.3 * 0.4, 0.3 * 0.6, 0.0, 0.7]], dtype=F64)
+    _assert_frequencies(_frequencies(two[:, [0, 3]], 4), exact, n=two.shape[0])
+    last = gen.step(_posterior_field(probs), x[:10], torch.full((10,), 0.8, dtype=F64), 0.2)
+    assert bool((last != 3).all())  # the last step fills every mask

@@ -144,7 +144,7 @@ def test_elbo_is_the_negative_rate_loss_and_has_gradients():
 
 def test_pinning_unmasked_tokens_makes_the_masked_elbo_tight():
     """Masked source, one position, a posterior ``p`` that ignores ``x``: the exact terminal law
-    is ``p``; pinned to ``δ_{x}`` on unmasked tokens (``source=``) the ELBO is ``log p(z)``
+    is ``p``; pinned to ``δ_{x}`` on unmasked tokens (the default) the ELBO is ``log p(z)``
     (its integrand is ``κ̇ log 1/p(z)``), unpinned the model leaves unmasked tokens and the
     bound is loose."""
     space = DiscreteSpace(1, 2, mask=True)
@@ -154,7 +154,7 @@ def test_pinning_unmasked_tokens_makes_the_masked_elbo_tight():
     truth = torch.log(torch.tensor([0.75, 0.25]))
     bounds = {}
     for pinned in (False, True):
-        gen = CTMCGenerator(space, LinearKappa(), source=path.source if pinned else None)
+        gen = CTMCGenerator(space, LinearKappa(), pin=pinned)
 
         def field(y, t, gen=gen):
             return gen.constrain({"logits": logits.expand(len(y), 1, 3)}, y, t)

@@ -28,7 +28,7 @@ def test_ctmc_solves_its_forward_equation_exactly(source, head, kappa, t):
     src = getattr(CategoricalSource, source)(SPACE)
     path = FactorizedMixturePath(SPACE, src, kappa)
     dp, flow = check_finite_forward_equation(
-        path, CTMCGenerator(SPACE, kappa, head=head), SPACE, Z, t
+        path, CTMCGenerator(SPACE, kappa, head=head, source=src), SPACE, Z, t
     )
     assert float(dp.abs().max()) > 1e-2  # not vacuous
 
@@ -50,7 +50,7 @@ class _Scaled(AbstractGenerator):
 
 def test_it_fails_on_wrong_rates_and_on_nan():
     path = FactorizedMixturePath(SPACE, CategoricalSource.uniform(SPACE), LinearKappa())
-    base = CTMCGenerator(SPACE, LinearKappa())
+    base = CTMCGenerator(SPACE, LinearKappa(), source=path.source)
     check_finite_forward_equation(path, _Scaled(base, 1.0), SPACE, Z, 0.5)
     with pytest.raises(AssertionError, match="forward equation violated"):
         check_finite_forward_equation(path, _Scaled(base, 1.05), SPACE, Z, 0.5)
