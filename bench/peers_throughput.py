@@ -55,7 +55,7 @@ from genmatch.data import checkerboard  # noqa: E402
 PART = "throughput"
 WORKLOAD = "checkerboard"
 LR = 1e-3
-FULL = {"steps": 50, "warmup": 10, "batch": 4096, "hidden": 256, "depth": 3, "repeats": 5}
+FULL = {"steps": 30, "warmup": 10, "batch": 4096, "hidden": 256, "depth": 3, "repeats": 5}
 FULL_SAMPLE = {"sample_batch": 4096, "nfe": 8}
 QUICK = {"steps": 3, "warmup": 1, "batch": 64, "hidden": 16, "depth": 1, "repeats": 2}
 QUICK_SAMPLE = {"sample_batch": 64, "nfe": 4}
