@@ -11,7 +11,7 @@ from genmatch.manifolds import SO3, FlatTorus, Hypersphere, hat, so3_exp
 from genmatch.simulate import simulate
 from genmatch.solvers import RiemannianEuler, RiemannianMidpoint, RiemannianRK4
 from genmatch.sources import UniformSource, WrappedNormalSource
-from genmatch.spaces import ManifoldSpace
+from genmatch.spaces import ManifoldSpace, TangentVector
 from genmatch.testing import empirical_order
 
 F64 = torch.float64
@@ -272,3 +272,18 @@ def test_order_on_spd_congruence_flow(solver_cls):
     orders = empirical_order(solver, velocity, x_0, exact, [8, 16, 32, 64])
     assert min(orders) > solver.order - 0.15, orders
     assert max(orders) < solver.order + 0.3, orders
+
+
+@pytest.mark.parametrize("solver_cls", SOLVERS)
+def test_a_field_returning_tangent_vectors_steps_like_its_tensor(solver_cls):
+    space = ManifoldSpace(Hypersphere(3), (3,))
+    x = UniformSource(space).sample(8, generator=torch.Generator().manual_seed(9), dtype=F64)
+
+    def field(y, t):
+        return _a(t)[:, None] * torch.linalg.cross(W.expand_as(y), y)
+
+    def as_tangent(y, t):
+        return TangentVector(y, field(y, t))
+
+    solver, t = solver_cls(space), torch.full((8,), 0.3, dtype=F64)
+    assert torch.equal(solver.step(as_tangent, x, t, 0.2), solver.step(field, x, t, 0.2))

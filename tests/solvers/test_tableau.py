@@ -143,10 +143,25 @@ def test_a_tableau_built_anew_steps_the_classical_formula_bit_for_bit(name):
 def test_shift_time_adds_per_point_times_and_keeps_a_shared_time_expanded():
     t = torch.tensor([0.1, 0.5, 0.9], dtype=F64)
     torch.testing.assert_close(shift_time(t, 0.25), t + 0.25, atol=0, rtol=0)
-    shared = torch.tensor(0.1, dtype=F64).expand(3)
+    shared = torch.tensor(0.1, dtype=F64).expand(2)
     shifted = shift_time(shared, 0.25)
     assert shifted.stride(0) == 0
     torch.testing.assert_close(shifted, shared + 0.25, atol=0, rtol=0)
+
+
+def test_a_stage_with_a_zero_row_is_evaluated_at_the_step_start():
+    """``a_i = (0, …)`` means no displacement: the stage gets ``w = None`` (the start itself)."""
+    half = Fraction(1, 2)
+    tab = ButcherTableau(a=((), (0,)), b=(half, half), c=(0, 0), order=1)
+    seen = []
+
+    def stage(w, s):
+        seen.append(w)
+        return torch.full((2, 1), 3.0, dtype=F64)
+
+    total = tab.increment(stage, torch.zeros(2, dtype=F64), 0.5)
+    assert seen == [None, None]
+    torch.testing.assert_close(total, torch.full((2, 1), 1.5, dtype=F64), atol=0, rtol=0)
 
 
 def _classical(name, velocity, x, t, h):
