@@ -234,3 +234,55 @@ def test_concatenating_tuples_and_refusing_other_values():
     assert _concat([None, None]) is None
     with pytest.raises(TypeError, match="^cannot concatenate values of type int$"):
         _concat([1, 2])
+
+
+def test_points_no_datum_can_reach_get_uniform_weights_the_others_their_posterior():
+    data, labels, x, t = _labelled()
+    oracle = ExactMarginal(PATH, FlowGenerator(), data, conditions=labels)
+    c = torch.tensor([7, 0, 7, 1])
+    out = oracle.given(c)(x, t)
+    uniform = (data.mean(0) - x) / (1 - t[:, None])
+    torch.testing.assert_close(out[[0, 2]], uniform[[0, 2]], atol=1e-12, rtol=0)
+    for b in (1, 3):
+        sub = ExactMarginal(PATH, FlowGenerator(), data[labels == c[b]])
+        torch.testing.assert_close(out[b], sub(x[b : b + 1], t[b : b + 1])[0], atol=1e-12, rtol=0)
+
+
+def test_call_errors_name_x_and_data():
+    from genmatch import GeodesicPath, Hypersphere, ManifoldSpace, RiemannianFlowGenerator
+    from genmatch.sources import UniformSource
+
+    oracle = ExactMarginal(PATH, FlowGenerator(), torch.zeros(3, 2))
+    t2 = torch.zeros(2)
+    with pytest.raises(
+        TypeError, match="^x has dtype torch.float64 but data has dtype torch.float32$"
+    ):
+        oracle(torch.zeros(2, 2, dtype=F64), t2)
+    with pytest.raises(TypeError, match="^x must have a floating dtype, got torch.int32$"):
+        oracle(torch.zeros(2, 2, dtype=torch.int32), t2)
+    with pytest.raises(ValueError, match=r"^x has the structure TreeSpec\(dict"):
+        oracle({"a": torch.zeros(2, 2)}, t2)
+    with pytest.raises(ValueError, match=r"^x must be a non-empty batch, got 0 points"):
+        oracle(torch.zeros(0, 2), torch.zeros(0))
+    sphere = ManifoldSpace(Hypersphere(3), (3,))
+    z = UniformSource(sphere).sample(3, generator=torch.Generator().manual_seed(0))
+    on_sphere = ExactMarginal(
+        GeodesicPath(sphere), RiemannianFlowGenerator(sphere), z, space=sphere
+    )
+    with pytest.raises(ValueError, match="^x is not on Hypersphere"):
+        on_sphere(torch.ones(2, 3), t2)
+    with pytest.raises(ValueError, match=r"^x must be a non-empty batch, got 0 points"):
+        on_sphere(torch.zeros(0, 3), torch.zeros(0))
+
+
+def test_clipping_keeps_a_shared_time_expanded():
+    """Generators recognise one time for the whole batch by its zero stride."""
+    from genmatch.marginal.exact import _clip_one
+
+    for n in (2, 5):
+        shared = torch.tensor(0.995, dtype=F64).expand(n)
+        out = _clip_one(shared, 0.99)
+        assert out.shape == (n,) and out.stride(0) == 0
+        torch.testing.assert_close(out, torch.full((n,), 0.99, dtype=F64), atol=0, rtol=0)
+    per_point = torch.tensor([0.5, 0.995], dtype=F64)
+    torch.testing.assert_close(_clip_one(per_point, 0.99), torch.tensor([0.5, 0.99], dtype=F64))
