@@ -3,6 +3,7 @@ finite data set, the clipping at ``t_max`` and the constructor's checks."""
 
 import dataclasses
 import math
+import re
 
 import pytest
 import torch
@@ -132,7 +133,9 @@ def test_constructor_checks_say_what_was_expected():
     with pytest.raises(ValueError, match="^this ExactMarginal has no conditions: pass conditions"):
         oracle.log_likelihood(data[:2], torch.zeros(2, dtype=F64), torch.zeros(2))
     labelled = ExactMarginal(PATH, gen, data, conditions=labels)
-    with pytest.raises(ValueError, match=r"^c must be \(batch, \(\)\) like the conditions, got"):
+    with pytest.raises(
+        ValueError, match=r"^c must be \(batch, \(\)\) like the conditions, got \(2, 1\)$"
+    ):
         labelled.log_likelihood(data[:2], torch.zeros(2, dtype=F64), torch.zeros(2, 1))
     assert math.isfinite(float(labelled.log_likelihood(data[:2], torch.zeros(2), labels[:2]).sum()))
 
@@ -194,6 +197,9 @@ def test_per_factor_t_max_clips_each_factor_at_its_own_time():
     t = {"x": torch.full((7,), 0.9, dtype=F64), "label": torch.full((7,), 0.95, dtype=F64)}
     at_max = {"x": torch.full((7,), 0.6, dtype=F64), "label": torch.full((7,), 0.8, dtype=F64)}
     _assert_same(oracle(x, t), oracle(x, at_max))
+    _assert_same(
+        oracle(x, torch.full((7,), 0.9, dtype=F64)), oracle(x, {"x": at_max["x"], "label": t["x"]})
+    )
     # one time for both factors is each factor's time
     shared = oracle(x, torch.full((7,), 0.3, dtype=F64))
     per_factor = oracle(x, {k: torch.full((7,), 0.3, dtype=F64) for k in ("x", "label")})
@@ -286,3 +292,43 @@ def test_clipping_keeps_a_shared_time_expanded():
         torch.testing.assert_close(out, torch.full((n,), 0.99, dtype=F64), atol=0, rtol=0)
     per_point = torch.tensor([0.5, 0.995], dtype=F64)
     torch.testing.assert_close(_clip_one(per_point, 0.99), torch.tensor([0.5, 0.99], dtype=F64))
+
+
+def test_constructor_errors_name_the_argument():
+    from genmatch import GeodesicPath, Hypersphere, ManifoldSpace, RiemannianFlowGenerator
+
+    gen, data = FlowGenerator(), torch.zeros(3, 2)
+    cases = [
+        (TypeError, "generator must be a AbstractGenerator, got int", {"generator": 1}),
+        (TypeError, "space must be a AbstractStateSpace, got int", {"space": 1}),
+        (ValueError, "max_pairs must be an integer >= 1, got 0", {"max_pairs": 0}),
+        (ValueError, "data contains NaN or Inf values", {"data": torch.tensor([[math.nan, 0]])}),
+        (TypeError, "data must have a floating dtype, got torch.int32", {"data": data.int()}),
+        (ValueError, "data must be (N, *event) with N >= 1, got 0 points", {"data": data[:0]}),
+        (ValueError, "t_max['x'] must be in (0, 1], got 2.0", {"t_max": {"x": 2.0}}),
+        (TypeError, "t_max['x'] must be a float, got None", {"t_max": {"x": None}}),
+    ]
+    for exc, message, change in cases:
+        kwargs = {"path": PATH, "generator": gen, "data": data, **change}
+        with pytest.raises(exc, match=f"^{re.escape(message)}$"):
+            ExactMarginal(**kwargs)
+    sphere = ManifoldSpace(Hypersphere(3), (3,))
+    with pytest.raises(ValueError, match=r"^data is not on Hypersphere"):
+        ExactMarginal(
+            GeodesicPath(sphere), RiemannianFlowGenerator(sphere), torch.ones(3, 3), space=sphere
+        )
+
+
+def test_condition_and_point_errors_state_both_shapes():
+    data, _, x, t = _labelled()
+    conds = torch.zeros(6, 2, dtype=torch.long)
+    oracle = ExactMarginal(PATH, FlowGenerator(), data, conditions=conds)
+    message = r"^c must be \(batch, \(2,\)\) like the conditions, got "
+    with pytest.raises(ValueError, match=message + r"\(4, 3\)$"):
+        oracle.log_likelihood(x, t, torch.zeros(4, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match=message + "list$"):
+        oracle.log_likelihood(x, t, [0, 1])
+    with pytest.raises(ValueError, match=r"^x has event shape \(3,\), data \(2,\)$"):
+        oracle(torch.zeros(4, 3, dtype=F64), t)
+    with pytest.raises(ValueError, match="^x contains NaN or Inf values$"):
+        oracle(torch.full((4, 2), math.inf, dtype=F64), t)
