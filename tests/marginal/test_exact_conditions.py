@@ -204,6 +204,13 @@ def test_per_factor_t_max_clips_each_factor_at_its_own_time():
     shared = oracle(x, torch.full((7,), 0.3, dtype=F64))
     per_factor = oracle(x, {k: torch.full((7,), 0.3, dtype=F64) for k in ("x", "label")})
     _assert_same(shared, per_factor)
+    # the posterior takes one time for every factor too
+    torch.testing.assert_close(
+        oracle.posterior(x, torch.full((7,), 0.9, dtype=F64)),
+        oracle.posterior(x, {"x": at_max["x"], "label": t["x"]}),
+        atol=0,
+        rtol=0,
+    )
     with pytest.raises(ValueError, match=r"^t has factors \['x'\], t_max \['label', 'x'\]$"):
         oracle.posterior(x, {"x": t["x"]})
 
