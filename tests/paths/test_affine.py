@@ -67,3 +67,15 @@ def test_sampling_draws_source_with_generator():
     b = path.sample(z, torch.zeros(1000), generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(a.x_t, b.x_t)
     assert abs(float(a.x_t.std()) - 1.0) < 5 / math.sqrt(2000)
+
+
+def test_a_drawn_source_sample_has_the_dtype_of_z():
+    path = AffineGaussianPath(Cosine())
+    z = torch.randn(6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    t = torch.full((6,), 0.4, dtype=torch.float64)
+    s = path.sample(z, t, generator=torch.Generator().manual_seed(1))
+    assert s.x_0.dtype == torch.float64 and s.x_t.dtype == torch.float64
+    c = Cosine()(t)
+    torch.testing.assert_close(
+        s.x_t, c.alpha_t[:, None] * z + c.sigma_t[:, None] * s.x_0, atol=1e-15, rtol=0
+    )

@@ -65,3 +65,22 @@ def test_a_source_on_another_space_is_rejected():
     other = DiscreteSpace(3, 3)
     with pytest.raises(ValueError, match="different space"):
         FactorizedMixturePath(SPACE, CategoricalSource.uniform(other), LinearKappa())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_probabilities_follow_the_dtype_of_t_and_have_every_state(dtype):
+    """``p_{t|Z}(·|z)`` per position, ``(batch, L, S)`` with ``S`` all the states even when ``z``
+    does not use the last ones, in the dtype of ``t`` (the source stores float64)."""
+    path = FactorizedMixturePath(SPACE, SOURCES["product"], LinearKappa())
+    z = torch.tensor([[0, 1, 0], [1, 0, 1]])
+    t = torch.tensor([0.25, 0.5], dtype=dtype)
+    probs = path.probs(z, t)
+    assert probs.dtype == dtype and probs.shape == (2, 3, SPACE.num_states)
+    q = SOURCES["product"].position_probs(torch.float64)
+    one_hot = torch.nn.functional.one_hot(z, SPACE.num_states).double()
+    expected = t.double()[:, None, None] * one_hot + (1 - t.double())[:, None, None] * q
+    torch.testing.assert_close(probs.double(), expected, atol=1e-7, rtol=0)
+    log_p = path.log_prob(z.flip(0), t, z)
+    assert log_p.dtype == dtype
+    expected_log = torch.log(expected.gather(2, z.flip(0)[..., None])[..., 0]).sum(1)
+    torch.testing.assert_close(log_p.double(), expected_log, atol=1e-6, rtol=0)

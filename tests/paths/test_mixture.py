@@ -3,6 +3,7 @@ and its samples."""
 
 import itertools
 import math
+import re
 
 import pytest
 import torch
@@ -62,3 +63,41 @@ def test_bad_input_is_rejected_clearly():
         PATH.sample(z, t, x_0=torch.full((4, 2), 5))
     with pytest.raises((TypeError, ValueError), match="^z"):
         PATH.sample(torch.full((4, 2), 5), t)
+
+
+def test_sample_carries_its_times():
+    z = torch.zeros(4, 2, dtype=torch.long)
+    t = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=F64)
+    assert torch.equal(PATH.sample(z, t).t, t)
+
+
+def test_time_derivative_of_the_log_density():
+    """``∂_t log p = κ̇ (1[x = z] − p(x)) / (κ 1[x = z] + (1 − κ) p(x))`` (the autodiff
+    default of density paths)."""
+    x = torch.tensor([[0, 0], [1, 2], [0, 0]])
+    z = torch.tensor([[0, 0], [0, 0], [2, 1]])
+    t = torch.tensor([0.2, 0.5, 0.7], dtype=F64)
+    kappa, d_kappa = KAPPA.kappa(t), KAPPA.d_kappa(t)
+    same = (x == z).all(1).to(F64)
+    expected = d_kappa * (same - 1 / 9) / (kappa * same + (1 - kappa) / 9)
+    torch.testing.assert_close(PATH.d_log_prob_dt(x, t, z), expected, atol=1e-14, rtol=0)
+
+
+def test_the_density_needs_a_finite_space_and_a_source_with_a_log_prob():
+    from genmatch import EuclideanSpace, GaussianSource
+
+    flat = MixturePath(EuclideanSpace(2), GaussianSource(EuclideanSpace(2)), KAPPA)
+    message = (
+        "the mixture path has a density only on a finite space (AbstractFiniteSpace), "
+        "got EuclideanSpace"
+    )
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        flat.log_prob(torch.zeros(1, 2), torch.zeros(1), torch.zeros(1, 2))
+
+    class NoDensity(UniformFiniteSource):
+        log_prob = None
+
+    no_density = MixturePath(SPACE, NoDensity(SPACE), KAPPA)
+    z = torch.zeros(1, 2, dtype=torch.long)
+    with pytest.raises(TypeError, match="^the source NoDensity has no log_prob$"):
+        no_density.log_prob(z, torch.zeros(1, dtype=F64), z)
