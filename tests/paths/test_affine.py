@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from genmatch import VE, AffineGaussianPath, CondOT, Cosine, Polynomial, VPLinear
+from genmatch.paths import PathSample
 
 SCHEDULES = [CondOT(), Polynomial(2.0), Cosine(), VPLinear(), VE(0.1, 5.0)]
 
@@ -79,3 +80,17 @@ def test_a_drawn_source_sample_has_the_dtype_of_z():
     torch.testing.assert_close(
         s.x_t, c.alpha_t[:, None] * z + c.sigma_t[:, None] * s.x_0, atol=1e-15, rtol=0
     )
+
+
+def test_errors_name_what_was_wrong():
+    with pytest.raises(TypeError, match="^schedule must be a AbstractSchedule, got str$"):
+        AffineGaussianPath("condot")
+    path = AffineGaussianPath(CondOT())
+    z = torch.ones(2, 2, dtype=torch.float64)
+    s = path.sample(
+        z, torch.ones(2, dtype=torch.float64), x_0=torch.zeros(2, 2, dtype=torch.float64)
+    )
+    no_x0 = PathSample(x_t=s.x_t, t=s.t, z=z)
+    message = r"^the conditional velocity at arbitrary x \(no x_0\) is singular where sigma_t = 0"
+    with pytest.raises(ValueError, match=message):
+        path.conditional_velocity(no_x0)
