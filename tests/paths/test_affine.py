@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 import torch
@@ -94,3 +95,29 @@ def test_errors_name_what_was_wrong():
     message = r"^the conditional velocity at arbitrary x \(no x_0\) is singular where sigma_t = 0"
     with pytest.raises(ValueError, match=message):
         path.conditional_velocity(no_x0)
+
+
+def test_path_samples_check_their_times_and_name_the_factor():
+    x = torch.zeros(1, 2)
+    for t, name in (
+        (torch.tensor([1.5]), "t"),
+        ({"a": torch.tensor([0.5]), "b": torch.tensor([-0.5])}, "t['b']"),
+    ):
+        with pytest.raises(
+            ValueError, match=rf"^{re.escape(name)} must lie in \[0, 1\]; got values"
+        ):
+            PathSample(x_t=x, t=t, z=x)
+
+
+def test_log_prob_of_a_single_point_is_the_gaussian_density():
+    path = AffineGaussianPath(Cosine())
+    x, z = (
+        torch.tensor([[0.3, -0.2, 0.5]], dtype=torch.float64),
+        torch.ones(1, 3, dtype=torch.float64),
+    )
+    t = torch.tensor([0.6], dtype=torch.float64)
+    c = Cosine()(t)
+    normal = torch.distributions.Normal(c.alpha_t * z, c.sigma_t)
+    torch.testing.assert_close(
+        path.log_prob(x, t, z), normal.log_prob(x).sum(1), atol=1e-14, rtol=0
+    )
