@@ -121,3 +121,11 @@ def test_log_prob_of_a_single_point_is_the_gaussian_density():
     torch.testing.assert_close(
         path.log_prob(x, t, z), normal.log_prob(x).sum(1), atol=1e-14, rtol=0
     )
+
+
+def test_time_derivative_of_the_log_density_for_a_single_point():
+    path = AffineGaussianPath(Cosine())
+    x, z = torch.tensor([[0.3, -0.2]], dtype=torch.float64), torch.ones(1, 2, dtype=torch.float64)
+    t = torch.tensor([0.6], dtype=torch.float64)
+    auto = torch.func.jvp(lambda s: path.log_prob(x, s, z), (t,), (torch.ones_like(t),))[1]
+    torch.testing.assert_close(path.d_log_prob_dt(x, t, z), auto, atol=1e-12, rtol=0)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from genmatch import DiscreteSpace, MixturePath, PolynomialKappa
-from genmatch.sources import UniformFiniteSource
+from genmatch.sources import AbstractSource, UniformFiniteSource
 
 F64 = torch.float64
 SPACE = DiscreteSpace(2, 3)
@@ -94,10 +94,31 @@ def test_the_density_needs_a_finite_space_and_a_source_with_a_log_prob():
     with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
         flat.log_prob(torch.zeros(1, 2), torch.zeros(1), torch.zeros(1, 2))
 
-    class NoDensity(UniformFiniteSource):
-        log_prob = None
+    class NoDensity(AbstractSource):
+        def sample(self, n, *, generator=None, dtype=torch.float32, device=None):
+            return torch.zeros(n, 2, dtype=torch.long)
 
-    no_density = MixturePath(SPACE, NoDensity(SPACE), KAPPA)
+    no_density = MixturePath(SPACE, NoDensity(), KAPPA)
     z = torch.zeros(1, 2, dtype=torch.long)
     with pytest.raises(TypeError, match="^the source NoDensity has no log_prob$"):
         no_density.log_prob(z, torch.zeros(1, dtype=F64), z)
+
+
+def test_on_a_continuous_space_the_source_is_drawn_in_the_dtype_of_t():
+    from genmatch import EuclideanSpace, GaussianSource
+
+    path = MixturePath(EuclideanSpace(2), GaussianSource(EuclideanSpace(2)), KAPPA)
+    z = torch.ones(500, 2, dtype=F64)
+    s = path.sample(
+        z, torch.full((500,), 0.5, dtype=F64), generator=torch.Generator().manual_seed(0)
+    )
+    assert s.x_0.dtype == F64 and s.x_t.dtype == F64
+    assert bool(((s.x_t == z).all(1) | (s.x_t == s.x_0).all(1)).all())
+
+
+def test_time_derivative_for_a_single_point():
+    x = z = torch.tensor([[1, 2]])
+    t = torch.tensor([0.5], dtype=F64)
+    kappa, d_kappa = KAPPA.kappa(t), KAPPA.d_kappa(t)
+    expected = d_kappa * (1 - 1 / 9) / (kappa + (1 - kappa) / 9)
+    torch.testing.assert_close(PATH.d_log_prob_dt(x, t, z), expected, atol=1e-14, rtol=0)
