@@ -140,6 +140,12 @@ def test_elbo_is_the_negative_rate_loss_and_has_gradients():
     assert logits.grad is not None and float(logits.grad.abs().max()) > 0
     with pytest.raises(ValueError, match="num_times"):
         elbo(posterior, rate_gen, path, space.enumerate()[[0]], num_times=0)
+    # the default is 16 stratified times
+    d16 = elbo(net, rate_gen, path, x_1, rng=torch.Generator().manual_seed(5))
+    e16 = elbo(net, rate_gen, path, x_1, num_times=16, rng=torch.Generator().manual_seed(5))
+    assert torch.equal(d16, e16)
+    with pytest.raises(ValueError, match="^x_1 has tokens outside"):
+        elbo(net, rate_gen, path, torch.full((1, space.length), 99))
 
 
 def test_pinning_unmasked_tokens_makes_the_masked_elbo_tight():

@@ -99,3 +99,83 @@ def test_gradients_for_maximum_likelihood():
 def test_bad_input():
     with pytest.raises(ValueError, match=r"\(batch, d\)"):
         log_likelihood(gaussian_flow, torch.zeros(3), SOURCE.log_prob, 4)
+
+
+def test_bad_input_messages_state_what_was_given():
+    cases = [
+        (torch.zeros(3), r"x_1 must be a float tensor \(batch, d\), got \(3,\), torch.float32"),
+        (
+            torch.zeros(2, 2, dtype=torch.long),
+            r"x_1 must be a float tensor \(batch, d\), got \(2, 2\), torch.int64",
+        ),
+        ([[0.0, 0.0]], r"x_1 must be a float tensor \(batch, d\), got list"),
+        (torch.zeros(0, 2), r"x_1 must be a non-empty batch, got 0 points \(empty batch\)"),
+        (torch.full((1, 2), math.nan), r"x_1 contains NaN or Inf values"),
+    ]
+    for x_1, message in cases:
+        with pytest.raises(ValueError, match=f"^{message}$"):
+            log_likelihood(gaussian_flow, x_1, SOURCE.log_prob, 4)
+
+
+def test_defaults_rk4_and_no_graph():
+    """Without ``solver`` the method is RK4; without ``grad=True`` no graph is kept."""
+    x = M + S * torch.randn(5, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    default = log_likelihood(gaussian_flow, x, SOURCE.log_prob, 6)
+    rk4 = log_likelihood(gaussian_flow, x, SOURCE.log_prob, 6, solver=RK4())
+    assert torch.equal(default.log_prob, rk4.log_prob) and default.nfe == 24
+    euler = log_likelihood(gaussian_flow, x, SOURCE.log_prob, 6, solver=Euler())
+    assert not torch.equal(default.log_prob, euler.log_prob)
+    scale = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+
+    def scaled(y, t):
+        return scale * gaussian_flow(y, t)
+
+    assert not log_likelihood(scaled, x, SOURCE.log_prob, 4).log_prob.requires_grad
+    assert log_likelihood(scaled, x, SOURCE.log_prob, 4, grad=True).log_prob.requires_grad
+
+
+def test_hutchinson_probes_follow_the_generator():
+    x = M + S * torch.randn(5, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    est = HutchinsonDivergence(Probe.GAUSSIAN)
+
+    def run(seed):
+        g = torch.Generator().manual_seed(seed)
+        return log_likelihood(
+            full_covariance_flow, x, SOURCE.log_prob, 4, divergence=est, generator=g
+        )
+
+    assert torch.equal(run(1).log_prob, run(1).log_prob)
+    assert not torch.equal(run(1).log_prob, run(2).log_prob)
+
+
+@pytest.mark.parametrize("probe", list(Probe))
+def test_one_hutchinson_probe_is_the_quadratic_form_of_the_jacobian(probe):
+    """For ``u = A x``: ``εᵀ (∂u/∂x) ε = εᵀ A ε`` exactly, for the probe ``prepare`` drew;
+    Rademacher probes are ±1, Gaussian ones are not."""
+    a = torch.tensor([[0.5, -1.2, 0.3], [0.7, 0.1, -0.4], [2.0, 0.6, -0.9]], dtype=torch.float64)
+    x = torch.randn(64, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x.requires_grad_(True)
+    est = HutchinsonDivergence(probe)
+    eps = est.prepare(x, torch.Generator().manual_seed(1))
+    assert eps.dtype == torch.float64
+    assert bool((eps.abs() == 1).all()) == (probe is Probe.RADEMACHER)
+    div = est(x @ a.T, x, eps, create_graph=False)
+    torch.testing.assert_close(div, ((eps @ a.T) * eps).sum(1), atol=1e-12, rtol=0)
+
+
+def test_hutchinson_gradients_equal_exact_ones_for_a_diagonal_jacobian():
+    """A diagonal Jacobian makes a Rademacher probe exact, so the maximum-likelihood gradient
+    through it is the exact-divergence one."""
+    x = M + S * torch.randn(5, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    grads = []
+    for div in (None, HutchinsonDivergence(Probe.RADEMACHER)):
+        scale = torch.tensor(0.9, dtype=torch.float64, requires_grad=True)
+
+        def scaled(y, t, scale=scale):
+            return scale * gaussian_flow(y, t)
+
+        out = log_likelihood(scaled, x, SOURCE.log_prob, 4, divergence=div, grad=True,
+                             generator=torch.Generator().manual_seed(2))  # fmt: skip
+        grads.append(torch.autograd.grad(out.log_prob.sum(), scale)[0])
+    torch.testing.assert_close(grads[1], grads[0], atol=1e-12, rtol=0)
+    assert abs(float(grads[0])) > 1e-3

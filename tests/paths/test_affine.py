@@ -1,9 +1,11 @@
 import math
+import re
 
 import pytest
 import torch
 
 from genmatch import VE, AffineGaussianPath, CondOT, Cosine, Polynomial, VPLinear
+from genmatch.paths import PathSample
 
 SCHEDULES = [CondOT(), Polynomial(2.0), Cosine(), VPLinear(), VE(0.1, 5.0)]
 
@@ -67,3 +69,63 @@ def test_sampling_draws_source_with_generator():
     b = path.sample(z, torch.zeros(1000), generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(a.x_t, b.x_t)
     assert abs(float(a.x_t.std()) - 1.0) < 5 / math.sqrt(2000)
+
+
+def test_a_drawn_source_sample_has_the_dtype_of_z():
+    path = AffineGaussianPath(Cosine())
+    z = torch.randn(6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    t = torch.full((6,), 0.4, dtype=torch.float64)
+    s = path.sample(z, t, generator=torch.Generator().manual_seed(1))
+    assert s.x_0.dtype == torch.float64 and s.x_t.dtype == torch.float64
+    c = Cosine()(t)
+    torch.testing.assert_close(
+        s.x_t, c.alpha_t[:, None] * z + c.sigma_t[:, None] * s.x_0, atol=1e-15, rtol=0
+    )
+
+
+def test_errors_name_what_was_wrong():
+    with pytest.raises(TypeError, match="^schedule must be a AbstractSchedule, got str$"):
+        AffineGaussianPath("condot")
+    path = AffineGaussianPath(CondOT())
+    z = torch.ones(2, 2, dtype=torch.float64)
+    s = path.sample(
+        z, torch.ones(2, dtype=torch.float64), x_0=torch.zeros(2, 2, dtype=torch.float64)
+    )
+    no_x0 = PathSample(x_t=s.x_t, t=s.t, z=z)
+    message = r"^the conditional velocity at arbitrary x \(no x_0\) is singular where sigma_t = 0"
+    with pytest.raises(ValueError, match=message):
+        path.conditional_velocity(no_x0)
+
+
+def test_path_samples_check_their_times_and_name_the_factor():
+    x = torch.zeros(1, 2)
+    for t, name in (
+        (torch.tensor([1.5]), "t"),
+        ({"a": torch.tensor([0.5]), "b": torch.tensor([-0.5])}, "t['b']"),
+    ):
+        with pytest.raises(
+            ValueError, match=rf"^{re.escape(name)} must lie in \[0, 1\]; got values"
+        ):
+            PathSample(x_t=x, t=t, z=x)
+
+
+def test_log_prob_of_a_single_point_is_the_gaussian_density():
+    path = AffineGaussianPath(Cosine())
+    x, z = (
+        torch.tensor([[0.3, -0.2, 0.5]], dtype=torch.float64),
+        torch.ones(1, 3, dtype=torch.float64),
+    )
+    t = torch.tensor([0.6], dtype=torch.float64)
+    c = Cosine()(t)
+    normal = torch.distributions.Normal(c.alpha_t * z, c.sigma_t)
+    torch.testing.assert_close(
+        path.log_prob(x, t, z), normal.log_prob(x).sum(1), atol=1e-14, rtol=0
+    )
+
+
+def test_time_derivative_of_the_log_density_for_a_single_point():
+    path = AffineGaussianPath(Cosine())
+    x, z = torch.tensor([[0.3, -0.2]], dtype=torch.float64), torch.ones(1, 2, dtype=torch.float64)
+    t = torch.tensor([0.6], dtype=torch.float64)
+    auto = torch.func.jvp(lambda s: path.log_prob(x, s, z), (t,), (torch.ones_like(t),))[1]
+    torch.testing.assert_close(path.d_log_prob_dt(x, t, z), auto, atol=1e-12, rtol=0)

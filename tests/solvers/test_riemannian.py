@@ -11,7 +11,7 @@ from genmatch.manifolds import SO3, FlatTorus, Hypersphere, hat, so3_exp
 from genmatch.simulate import simulate
 from genmatch.solvers import RiemannianEuler, RiemannianMidpoint, RiemannianRK4
 from genmatch.sources import UniformSource, WrappedNormalSource
-from genmatch.spaces import ManifoldSpace
+from genmatch.spaces import ManifoldSpace, TangentVector
 from genmatch.testing import empirical_order
 
 F64 = torch.float64
@@ -224,3 +224,66 @@ def test_a_step_that_leaves_spd_raises_clearly():
         flow = RiemannianFlowGenerator(spd, solver=solver)
         with pytest.raises(FloatingPointError, match="SymmetricPositiveDefinite step .* left the"):
             simulate(flow, velocity, x_0, 200)
+
+
+@pytest.mark.parametrize("solver_cls", SOLVERS)
+def test_order_on_a_product_sphere_times_circle(solver_cls):
+    """S² × T¹ with ``u_t = a(t) (ω × s, c)``: the sphere factor rotates on small circles, the
+    angle turns at speed ``a(t) c``; the stages are pulled back factor by factor."""
+    product = geoopt.ProductManifold((Hypersphere(3), 3), (FlatTorus(1), 1))
+    space = ManifoldSpace(product, (4,))
+    g = torch.Generator().manual_seed(3)
+    s_0 = UniformSource(space.factors[0]).sample(8, generator=g, dtype=F64)
+    a_0 = UniformSource(space.factors[1]).sample(8, generator=g, dtype=F64)
+    x_0 = space.join([s_0, a_0])
+    c = 2.5
+
+    def velocity(x, t):
+        s, _ = space.split(x)
+        spin = torch.linalg.cross(W.expand_as(s), s)
+        return _a(t)[:, None] * space.join([spin, torch.full_like(s[:, :1], c)])
+
+    def exact(t):
+        angle = space.factors[1].projx(a_0 + c * _big_a(t))
+        return space.join([s_0 @ so3_exp(W * _big_a(t)).T, angle])
+
+    solver = solver_cls(space)
+    orders = empirical_order(solver, velocity, x_0, exact, [8, 16, 32, 64])
+    assert min(orders) > solver.order - 0.15, orders
+    assert max(orders) < solver.order + 0.3, orders
+
+
+@pytest.mark.parametrize("solver_cls", SOLVERS)
+def test_order_on_spd_congruence_flow(solver_cls):
+    """SPD(2) (no closed-form pull-back: ``torch.func.jvp`` of ``log_x``) with
+    ``u_t(x) = a(t) (S x + x S)``, ``S`` symmetric: exact ``x(t) = E x₀ E``, ``E = exp(A(t) S)``."""
+    spd = ManifoldSpace(geoopt.SymmetricPositiveDefinite(), (2, 2))
+    s = torch.tensor([[0.4, -0.3], [-0.3, -0.2]], dtype=F64)
+    x_0 = torch.tensor([[[2.0, 0.5], [0.5, 1.0]], [[0.7, -0.2], [-0.2, 1.5]]], dtype=F64)
+
+    def velocity(x, t):
+        return _a(t)[:, None, None] * (s @ x + x @ s)
+
+    def exact(t):
+        e = torch.linalg.matrix_exp(_big_a(t) * s)
+        return e @ x_0 @ e
+
+    solver = solver_cls(spd)
+    orders = empirical_order(solver, velocity, x_0, exact, [8, 16, 32, 64])
+    assert min(orders) > solver.order - 0.15, orders
+    assert max(orders) < solver.order + 0.3, orders
+
+
+@pytest.mark.parametrize("solver_cls", SOLVERS)
+def test_a_field_returning_tangent_vectors_steps_like_its_tensor(solver_cls):
+    space = ManifoldSpace(Hypersphere(3), (3,))
+    x = UniformSource(space).sample(8, generator=torch.Generator().manual_seed(9), dtype=F64)
+
+    def field(y, t):
+        return _a(t)[:, None] * torch.linalg.cross(W.expand_as(y), y)
+
+    def as_tangent(y, t):
+        return TangentVector(y, field(y, t))
+
+    solver, t = solver_cls(space), torch.full((8,), 0.3, dtype=F64)
+    assert torch.equal(solver.step(as_tangent, x, t, 0.2), solver.step(field, x, t, 0.2))

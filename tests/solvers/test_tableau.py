@@ -2,6 +2,7 @@
 bit in R^d and on manifolds, and a new method that plugs in as one tableau."""
 
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import ClassVar, final
@@ -90,6 +91,77 @@ def test_malformed_tableaux_raise():
         ButcherTableau(a=((),), b=(half, half), c=(0,), order=1)
     with pytest.raises(ValueError, match="order"):
         ButcherTableau(a=((),), b=(1,), c=(0,), order=2)
+
+
+def _raises_exactly(message, **kwargs):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        ButcherTableau(**kwargs)
+
+
+def test_each_malformation_alone_raises_its_own_message():
+    """Every check fires on its own (one malformed field at a time) with its full message, and
+    the extremes of the valid range are accepted: one stage, ``order = 1`` and
+    ``order = stages``."""
+    half = Fraction(1, 2)
+    heun = {"a": ((), (1,)), "b": (half, half), "c": (0, 1)}
+    per_stage = "a, b and c must have one entry per stage"
+    _raises_exactly(per_stage, a=(), b=(), c=(), order=1)
+    _raises_exactly(per_stage, **{**heun, "a": ((),)}, order=1)
+    _raises_exactly(per_stage, **{**heun, "c": (0,)}, order=1)
+    _raises_exactly(
+        "row i of a must have i entries (an explicit method)", **{**heun, "a": ((), ())}, order=1
+    )
+    _raises_exactly(
+        "the nodes must be the row sums of a: c_i = Σ_j a_ij", **{**heun, "c": (0, half)}, order=1
+    )
+    for order in (0, 3, 1.0):
+        _raises_exactly(f"order must be an integer in [1, 2], got {order}", **heun, order=order)
+    assert ButcherTableau(a=((),), b=(1,), c=(0,), order=1).stages == 1
+    assert ButcherTableau(**heun, order=1).order == 1
+    assert ButcherTableau(**heun, order=2).order == 2
+
+
+@pytest.mark.parametrize("name", list(TABLEAUX))
+def test_a_tableau_built_anew_steps_the_classical_formula_bit_for_bit(name):
+    """A tableau constructed at run time from its coefficients (not the module's constants)
+    gives the classical stage formula exactly: zero coefficients dropped, equal weights summed
+    before scaling (``(h/6)(k₁ + 2(k₂ + k₃) + k₄)``)."""
+    ref = TABLEAUX[name]
+    tab = ButcherTableau(a=ref.a, b=ref.b, c=ref.c, order=ref.order)
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(4, 4, generator=g, dtype=F64)
+
+    def velocity(x, t):
+        return torch.tanh(x @ a) * (1 + t[:, None] ** 2)
+
+    x, t = torch.randn(8, 4, generator=g, dtype=F64), torch.rand(8, generator=g, dtype=F64)
+    for h in (0.1, 1 / 3):
+        stepped = x + tab.increment(lambda w, s: velocity(x if w is None else x + w, s), t, h)
+        assert torch.equal(stepped, _classical(name, velocity, x, t, h))
+
+
+def test_shift_time_adds_per_point_times_and_keeps_a_shared_time_expanded():
+    t = torch.tensor([0.1, 0.5, 0.9], dtype=F64)
+    torch.testing.assert_close(shift_time(t, 0.25), t + 0.25, atol=0, rtol=0)
+    shared = torch.tensor(0.1, dtype=F64).expand(2)
+    shifted = shift_time(shared, 0.25)
+    assert shifted.stride(0) == 0
+    torch.testing.assert_close(shifted, shared + 0.25, atol=0, rtol=0)
+
+
+def test_a_stage_with_a_zero_row_is_evaluated_at_the_step_start():
+    """``a_i = (0, …)`` means no displacement: the stage gets ``w = None`` (the start itself)."""
+    half = Fraction(1, 2)
+    tab = ButcherTableau(a=((), (0,)), b=(half, half), c=(0, 0), order=1)
+    seen = []
+
+    def stage(w, s):
+        seen.append(w)
+        return torch.full((2, 1), 3.0, dtype=F64)
+
+    total = tab.increment(stage, torch.zeros(2, dtype=F64), 0.5)
+    assert seen == [None, None]
+    torch.testing.assert_close(total, torch.full((2, 1), 1.5, dtype=F64), atol=0, rtol=0)
 
 
 def _classical(name, velocity, x, t, h):
