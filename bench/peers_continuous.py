@@ -36,9 +36,7 @@ At a size other than the full (or quick) one, the quality variants carry the suf
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 import statistics
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -50,6 +48,7 @@ from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import peers_cli  # noqa: E402
 from throughput import Runner, _timed, interleaved  # noqa: E402
 
 import genmatch  # noqa: E402
@@ -286,26 +285,17 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
-    parser.add_argument("--out", type=Path, help="also write the records to this .jsonl file")
+    parser = peers_cli.parser(__doc__)
     parser.add_argument("--trainings", nargs="+", choices=TRAININGS, default=list(TRAININGS))
     parser.add_argument("--no-costs", action="store_true", help="skip step_cost_ratio")
     parser.add_argument("--steps", type=int, help="override the number of training steps")
     parser.add_argument("--batch", type=int, help="override the batch size")
     args = parser.parse_args(argv)
     options = {k: v for k, v in (("steps", args.steps), ("batch", args.batch)) if v is not None}
-    records = []
-    for record in run(
+    records = run(
         args.seeds, args.quick, trainings=args.trainings, costs=not args.no_costs, **options
-    ):
-        print(json.dumps(record), flush=True)
-        records.append(record)
-        if args.out:  # rewritten after every record, so a long run keeps what it has
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return records
+    )
+    return peers_cli.emit(records, args.out)
 
 
 if __name__ == "__main__":

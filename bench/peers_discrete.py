@@ -28,8 +28,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -41,6 +39,7 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import peers_cli  # noqa: E402
 from discrete import LENGTH, VOCAB, markov_chain, sample_chain, scores  # noqa: E402
 
 import genmatch as gm  # noqa: E402
@@ -229,10 +228,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=None)
+    parser = peers_cli.parser(__doc__)
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=WORKLOADS)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=4096)
@@ -241,9 +237,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--no-cross", action="store_true")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    records = []
-    out = args.out.open("a") if args.out is not None else None
-    for rec in run(
+    records = run(
         args.seeds,
         args.quick,
         workloads=args.workloads,
@@ -252,14 +246,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         nfes=args.nfe,
         num_samples=args.num_samples,
         cross=not args.no_cross,
-    ):
-        line = json.dumps(rec)
-        print(line, flush=True)
-        if out is not None:
-            out.write(line + "\n")
-            out.flush()
-        records.append(rec)
-    return records
+    )
+    return peers_cli.emit(records, args.out)
 
 
 if __name__ == "__main__":

@@ -32,14 +32,17 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
 from torch import Tensor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import peers_cli  # noqa: E402
 
 import genmatch as gm
 from genmatch.compose import ConstantWeights, LinearWeights, Superposition, SwitchWeights
@@ -244,10 +247,7 @@ def _record(
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", type=Path, default=None)
+    parser = peers_cli.parser(__doc__)
     parser.add_argument("--workloads", nargs="+", choices=sorted(WORKLOADS), default=None)
     parser.add_argument(
         "--settings", nargs="+", choices=["floor", "oracle", "trained"], default=None
@@ -266,20 +266,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
         kwargs["workloads"] = tuple(args.workloads)
     if args.settings:
         kwargs["settings"] = tuple(args.settings)
-    records = []
-    sink = None if args.out is None else args.out.open("a")
-    try:
-        for record in run(args.seeds, args.quick, **kwargs, **options):  # type: ignore[arg-type]
-            line = json.dumps(record)
-            print(line, flush=True)
-            if sink is not None:
-                sink.write(line + "\n")
-                sink.flush()
-            records.append(record)
-    finally:
-        if sink is not None:
-            sink.close()
-    return records
+    records = run(args.seeds, args.quick, **kwargs, **options)  # type: ignore[arg-type]
+    return peers_cli.emit(records, args.out)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,7 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 import statistics
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +35,8 @@ from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import peers_cli  # noqa: E402
+from peers_continuous import _loop  # noqa: E402
 from throughput import Runner, _timed, interleaved  # noqa: E402
 
 import genmatch  # noqa: E402
@@ -73,19 +73,8 @@ def _velocity(net: nn.Module) -> Callable[[Tensor, Tensor], Tensor]:
 def _hand_loop(
     net: nn.Module, data: Tensor, batch: int, seed: int, loss_of: Callable[..., Tensor]
 ) -> Runner:
-    """A hand-written loop: ``loss_of(net, x_0, x_1, rng)`` then zero_grad / backward / step."""
-    opt = torch.optim.Adam(net.parameters(), lr=LR)
-    rng = torch.Generator().manual_seed(seed)
-
-    def loop(n: int) -> None:
-        for _ in range(n):
-            x_1 = data[torch.randint(data.shape[0], (batch,), generator=rng)]
-            x_0 = torch.randn(x_1.shape, generator=rng)
-            loss = loss_of(net, x_0, x_1, rng)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
+    """The hand-written loop of ``peers_continuous`` (Adam; the same batches), timed."""
+    loop = _loop(net, data, batch, seed, loss_of)
     return lambda n: _timed(lambda: loop(n))
 
 
@@ -137,7 +126,7 @@ def _genmatch_train(net: nn.Module, data: Tensor, batch: int, seed: int) -> Runn
     return run
 
 
-def _records(
+def _throughput_records(
     variant: str, rates: dict[str, list[float]], seed: int, nfe: int | None
 ) -> Iterator[dict]:
     base = {"part": PART, "workload": WORKLOAD, "seed": seed, "nfe": nfe}
@@ -179,7 +168,7 @@ def run(seeds: Sequence[int], quick: bool = False, **options: int) -> Iterator[d
             "genmatch:-loop": _genmatch_train(nets["loop"], data, cfg["batch"], seed),
         }
         rates = interleaved(runners, cfg["steps"], cfg["warmup"], cfg["repeats"])
-        yield from _records("train", rates, seed, None)
+        yield from _throughput_records("train", rates, seed, None)
         yield from _sampling(base, cfg, seed)
 
 
@@ -207,7 +196,7 @@ def _sampling(net: nn.Module, cfg: dict, seed: int) -> Iterator[dict]:
             "genmatch": lambda n, g=gm: _timed(lambda: [g() for _ in range(n)]),
         }
         rates = interleaved(runners, cfg["steps"], cfg["warmup"], cfg["repeats"])
-        yield from _records(f"sample-{method}", rates, seed, nfe)
+        yield from _throughput_records(f"sample-{method}", rates, seed, nfe)
         yield {
             "part": PART,
             "workload": WORKLOAD,
@@ -221,19 +210,8 @@ def _sampling(net: nn.Module, cfg: dict, seed: int) -> Iterator[dict]:
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
-    parser.add_argument("--out", type=Path, help="also write the records to this .jsonl file")
-    args = parser.parse_args(argv)
-    records = []
-    for record in run(args.seeds, quick=args.quick):
-        print(json.dumps(record), flush=True)
-        records.append(record)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return records
+    args = peers_cli.parser(__doc__).parse_args(argv)
+    return peers_cli.emit(run(args.seeds, quick=args.quick), args.out)
 
 
 if __name__ == "__main__":

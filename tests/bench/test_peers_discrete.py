@@ -3,27 +3,11 @@ measured number in the shared peer format."""
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "peers_discrete.py"
-KEYS = {"part", "workload", "library", "variant", "seed", "nfe", "metric", "value"}
 
 
-def test_peers_discrete_quick_prints_peer_records(tmp_path):
-    out = tmp_path / "discrete.jsonl"
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--seeds", "0", "--out", str(out)],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr
-    records = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert records == [json.loads(line) for line in out.read_text().splitlines()]
-    assert all(set(r) == KEYS and r["part"] == "discrete" for r in records)
+def test_peers_discrete_quick_prints_peer_records(run_part):
+    records = run_part("discrete", "--seeds", "0")
     kls = [r["value"] for r in records if r["metric"] == "pair_kl"]
     assert kls and all(math.isfinite(v) and v >= 0 for v in kls)
     seen = {(r["workload"], r["library"], r["variant"]) for r in records}

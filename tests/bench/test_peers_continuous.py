@@ -3,28 +3,13 @@ that hold at any size (the three independent trainings see the same batches and 
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "peers_continuous.py"
-KEYS = {"part", "workload", "library", "variant", "seed", "nfe", "metric", "value"}
 
 
-def test_peers_continuous_quick_prints_records(tmp_path):
-    out = tmp_path / "continuous.jsonl"
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--seeds", "0", "--out", str(out)],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr
-    records = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert [json.loads(line) for line in out.read_text().splitlines()] == records
+def test_peers_continuous_quick_prints_records(run_part):
+    records = run_part("continuous", "--seeds", "0")
     for r in records:
-        assert set(r) == KEYS and r["part"] == "continuous" and r["workload"] == "checkerboard"
+        assert r["workload"] == "checkerboard"
         assert math.isfinite(r["value"]) and r["value"] > 0, r
     value = {(r["library"], r["variant"], r["metric"]): r["value"] for r in records}
     for method in ("euler", "midpoint"):

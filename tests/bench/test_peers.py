@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
 import render_results  # noqa: E402
@@ -21,17 +21,35 @@ FIELDS = {"part", "workload", "library", "variant", "seed", "nfe", "metric", "va
 
 
 def record(value: float, seed: int, **fields: object) -> dict:
-    base = {"part": "p", "workload": "w", "library": "genmatch", "variant": "v", "nfe": 8,
-            "metric": "m"}
+    base = {
+        "part": "p",
+        "workload": "w",
+        "library": "genmatch",
+        "variant": "v",
+        "nfe": 8,
+        "metric": "m",
+    }
     return {**base, **fields, "seed": seed, "value": value}
 
 
 def test_quick_run_of_the_throughput_part_writes_records_and_the_page(tmp_path):
     out = tmp_path / "RESULTS.md"
     proc = subprocess.run(
-        [sys.executable, str(BENCH / "peers.py"), "--quick", "--parts", "throughput",
-         "--seeds", "0", "--out-dir", str(tmp_path), "--results", str(out)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            str(BENCH / "peers.py"),
+            "--quick",
+            "--parts",
+            "throughput",
+            "--seeds",
+            "0",
+            "--out-dir",
+            str(tmp_path),
+            "--results",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
     records = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
