@@ -4,6 +4,7 @@ from genmatch.sources.base import AbstractSource
 from genmatch.sources.categorical import CategoricalSource
 from genmatch.sources.gaussian import GaussianSource
 from genmatch.sources.graph import GraphSource
+from genmatch.sources.harmonic_chain import HarmonicChainSource
 from genmatch.sources.manifold_product import ProductSource
 from genmatch.sources.product_space import ProductSpaceSource
 from genmatch.sources.uniform import UniformSource
@@ -15,6 +16,7 @@ __all__ = [
     "CategoricalSource",
     "GaussianSource",
     "GraphSource",
+    "HarmonicChainSource",
     "ProductSource",
     "ProductSpaceSource",
     "UniformFiniteSource",
