@@ -241,3 +241,18 @@ def test_errors_have_exact_messages():
     with pytest.raises(TypeError, match=f"^{re.escape(message)}ProductManifold and _Points$"):
         x = torch.tensor([[0.0, 0.0, 1.0, 0.0]] * 2, dtype=F64)
         GeodesicPath(product, _Points(T1)).log_prob(x, _t(0.5, 0.5), x)
+
+
+def test_product_density_needs_uniform_factor_sources():
+    """A ``ProductSource`` with a non-uniform factor source has no closed-form density: the
+    factor's own check names that source."""
+    from genmatch.sources import WrappedNormalSource
+
+    space = _sphere_times_torus()
+    sphere, torus = space.factors
+    mean = torch.tensor([0.0, 0.0, 1.0], dtype=F64)
+    source = ProductSource(space, (WrappedNormalSource(sphere, mean, 0.5), UniformSource(torus)))
+    path = GeodesicPath(space, source)
+    x = torch.tensor([[0.0, 0.0, 1.0, 0.0]] * 2, dtype=F64)
+    with pytest.raises(TypeError, match="Hypersphere and WrappedNormalSource$"):
+        path.log_prob(x, _t(0.5, 0.5), x)

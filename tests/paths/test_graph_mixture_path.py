@@ -213,3 +213,46 @@ def test_errors_have_exact_messages():
 class _NoDensity(AbstractConditionalPath):
     def sample(self, z, t, *, x_0=None, generator=None):
         raise AssertionError("not drawn in this test")
+
+
+def _complete_and_empty(n=6):
+    z = _batch(*[_graph([1] * n, list(nx.complete_graph(n).edges), [1.0] * n)] * 2)
+    x_0 = _batch(*[_graph([0] * n, [], [0.0] * n)] * 2)
+    return x_0, z
+
+
+def test_every_pair_coin_comes_from_the_generator():
+    """Every node and pair differs between ``z`` (complete, type 1) and ``x_0`` (empty,
+    type 0), so each of the 12 node and 30 pair coins shows in the draw."""
+    x_0, z = _complete_and_empty()
+    t = torch.tensor([0.7, 0.75], dtype=F64)
+    s = PATH.sample(z, t, x_0=x_0, generator=torch.Generator().manual_seed(9))
+    vz, v0, vt = SPACE.variables(z), SPACE.variables(x_0), SPACE.variables(s.x_t)
+    g = torch.Generator().manual_seed(9)
+    u_n = torch.rand(vz.nodes.shape, generator=g, dtype=F64)
+    u_e = torch.rand(vz.edges.shape, generator=g, dtype=F64)
+    kappa = t**2
+    assert vz.edges.shape == (30,) and bool((vz.edges != v0.edges).all())
+    assert torch.equal(vt.nodes, torch.where(u_n < kappa[vz.node_graph], vz.nodes, v0.nodes))
+    assert torch.equal(vt.edges, torch.where(u_e < kappa[vz.pair_graph], vz.edges, v0.edges))
+
+
+class _NoisyPositions(AbstractConditionalPath):
+    """A position path that draws noise even with ``x_0`` given: ``x_t = z + ε``."""
+
+    def sample(self, z, t, *, x_0=None, generator=None):
+        from genmatch.paths import PathSample
+
+        noise = torch.randn(z.shape, generator=generator, dtype=z.dtype)
+        return PathSample(x_t=z + noise, t=t, z=z, x_0=x_0)
+
+
+def test_the_position_path_draws_with_the_generator():
+    x_0, z = _complete_and_empty()
+    path = GraphMixturePath(SPACE, _source(), KAPPA, _NoisyPositions())
+    t = torch.tensor([0.5, 0.5], dtype=F64)
+    s = path.sample(z, t, x_0=x_0, generator=torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(1)
+    torch.rand(12, generator=g, dtype=F64), torch.rand(30, generator=g, dtype=F64)  # the coins
+    noise = torch.randn(z.pos.shape, generator=g, dtype=F64)
+    torch.testing.assert_close(s.x_t.pos, z.pos + noise, atol=0, rtol=0)
