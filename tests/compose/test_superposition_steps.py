@@ -26,7 +26,6 @@ from genmatch.generators import AbstractGenerator, BinnedJumpGenerator, Bins
 from genmatch.generators.base import AbstractLinearParametrization
 from genmatch.generators.flow import VelocityParametrization
 from genmatch.generators.jump_base import JumpProposal
-from genmatch.paths import PathSample
 
 D = torch.float64
 PATH = AffineGaussianPath(CondOT())
