@@ -181,7 +181,7 @@ class _Spy(AbstractLinearParametrization, AbstractTiltableParametrization):
         return VelocityParametrization().test_operator(f, x_t)
 
     def inner(self, a, b, x_t):
-        return (a * b).sum(1)
+        return (a * b).sum(1) * (1 + x_t[:, 0] ** 2)  # a conformal metric: depends on x_t
 
     def tilt(self, value, x_t, t, log_likelihood, weight, path):
         self.tilts.append((x_t, t, log_likelihood, weight, path))
@@ -236,6 +236,15 @@ def test_tilt_gives_each_factor_the_likelihood_of_its_own_coordinates():
     torch.testing.assert_close(s_ll(y), evaluate({"r": r_rep, "a": y}, t), rtol=0, atol=0)
     at_data = evaluate({"r": r_rep, "a": y}, {"r": t["r"], "a": torch.ones(3, dtype=D)})
     torch.testing.assert_close(s_ll.at_data(y), at_data, rtol=0, atol=0)  # only "a" set to 1
+
+    def f(y):
+        return torch.sin(y["r"][:, 0]) * y["a"][:, 0] + y["a"][:, 0] ** 2
+
+    grad_r = torch.stack([torch.cos(x["r"][:, 0]) * x["a"][:, 0], torch.zeros(3, dtype=D)], 1)
+    grad_a = torch.sin(x["r"][:, 0]) + 2 * x["a"][:, 0]
+    metric = 1 + x["a"][:, 0] ** 2
+    applied = (grad_r * value["r"]).sum(1) + grad_a * value["a"][:, 0] * metric
+    torch.testing.assert_close(gen.apply(f, x, value), applied, rtol=1e-13, atol=1e-13)
     shared = gen.parametrization.tilt(value, x, t, bound, w["a"], path)
     assert spy.tilts[1][3] is w["a"]
     flow_shared = VelocityParametrization().tilt(value["r"], x["r"], t["r"], in_r, w["a"], GAUSS)
@@ -331,18 +340,18 @@ def test_step_runs_each_factor_on_its_own_clock_from_one_evaluation():
         return ProductValue({k: y[k] * s[k][:, None] for k in "abc"})
 
     rng = torch.Generator()
-    out = gen.step(field, x, t, {"a": 0.5, "b": 0.25, "c": 0.0}, generator=rng)
+    out = gen.step(field, x, t, {"a": 0.5, "b": 0.0, "c": 1.0}, generator=rng)
     assert len(calls) == 1 and calls[0][0] is x and calls[0][1] == t
     torch.testing.assert_close(out["a"], x["a"] + 0.5 * x["a"] * t["a"][:, None])
-    assert out["c"] is x["c"] and spies["c"].steps == []
-    torch.testing.assert_close(out["b"], x["b"] + 1, rtol=0, atol=0)
-    ((b_field, b_x, b_t, b_h, b_rng),) = spies["b"].steps
-    assert b_x is x["b"] and b_t is t["b"] and b_h == 0.25 and b_rng is rng
-    torch.testing.assert_close(b_field(x["b"], t["b"]), x["b"] * t["b"][:, None], rtol=0, atol=0)
+    assert out["b"] is x["b"] and spies["b"].steps == []  # h = 0: the factor is held
+    torch.testing.assert_close(out["c"], x["c"] + 1, rtol=0, atol=0)
+    ((c_field, c_x, c_t, c_h, c_rng),) = spies["c"].steps
+    assert c_x is x["c"] and c_t is t["c"] and c_h == 1.0 and c_rng is rng
+    torch.testing.assert_close(c_field(x["c"], t["c"]), x["c"] * t["c"][:, None], rtol=0, atol=0)
     assert len(calls) == 1  # the first evaluation is re-used
     y, s = torch.tensor([[7.0], [8.0]], dtype=D), torch.tensor([0.9, 0.8], dtype=D)
-    torch.testing.assert_close(b_field(y, s), y * s[:, None], rtol=0, atol=0)
-    assert calls[1][0] == {**x, "b": y} and calls[1][1] == {**t, "b": s}
+    torch.testing.assert_close(c_field(y, s), y * s[:, None], rtol=0, atol=0)
+    assert calls[1][0] == {**x, "c": y} and calls[1][1] == {**t, "c": s}
 
 
 def test_construction_checks_and_the_cost_of_a_step():

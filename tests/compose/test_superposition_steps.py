@@ -220,7 +220,7 @@ class _PlainParametrization(AbstractLinearParametrization):
         return f(x_t)
 
     def inner(self, a, b, x_t):
-        return a * b.sum(1)
+        return a * b.sum(1) * (1 + x_t[:, 0] ** 2)  # depends on the point
 
 
 class _Plain(AbstractGenerator):
@@ -240,6 +240,16 @@ def test_head_shapes_and_guide_errors_name_the_part():
 
     model = Superposition([flow, _Plain()], ConstantWeights((0.5, 0.5)))
     assert model.head_shapes(EuclideanSpace(2)) == {"velocity": (2,), "plain": (2,)}
+    x = torch.tensor([[0.3, -0.2], [0.6, 0.1]], dtype=D)
+    v, b = torch.tensor([[1.0, 2.0], [-0.5, 0.3]], dtype=D), torch.tensor([[0.5, 1.0], [2.0, 0.0]])
+    mixed = SuperposedValue((v, b.to(D)), torch.tensor([[0.25, 0.75], [0.5, 0.5]], dtype=D))
+
+    def f(y):
+        return y[:, 0] ** 2 + y[:, 1]
+
+    by_hand = torch.tensor([0.25, 0.5], dtype=D) * ((2 * x[:, 0]) * v[:, 0] + v[:, 1])
+    by_hand = by_hand + torch.tensor([0.75, 0.5], dtype=D) * f(x) * b.sum(1) * (1 + x[:, 0] ** 2)
+    torch.testing.assert_close(model.apply(f, x, mixed), by_hand, rtol=1e-14, atol=1e-14)
     value = SuperposedValue((torch.zeros(1, 2), torch.zeros(1, 2)), torch.full((1, 2), 0.5))
     with pytest.raises(TypeError, match=re.escape("_PlainParametrization (a superposed part) has")):
         model.parametrization.guide(value, value, torch.ones(1), torch.zeros(1, 2))
