@@ -109,10 +109,10 @@ def test_mixture_corrector_construction_and_training_are_the_base():
     target, expected = pc.conditional_target(path, s), base.conditional_target(path, s)
     torch.testing.assert_close(target.probs, expected.probs, rtol=0, atol=0)
     torch.testing.assert_close(target.intensity, expected.intensity, rtol=0, atol=0)
-    message = "MixtureCorrector needs a CTMCGenerator with the posterior head"
+    message = "^MixtureCorrector needs a CTMCGenerator with the posterior head$"
     with pytest.raises(ValueError, match=message):
         MixtureCorrector(CTMCGenerator(SPACE, KAPPA, head=CTMCHead.RATE), SOURCE, _beta)
-    bad_beta = re.escape("β_t must be finite and >= 0 on [0, 1]")
+    bad_beta = "^" + re.escape("β_t must be finite and >= 0 on [0, 1]") + "$"
     with pytest.raises(ValueError, match=bad_beta):
         MixtureCorrector(base, SOURCE, lambda t: t - 0.5)
     with pytest.raises(ValueError, match=bad_beta):
@@ -127,7 +127,7 @@ class _Recorder(AbstractGenerator):
         self.parametrization, self.divergence = parametrization, divergence
 
     def conditional_target(self, path, sample):
-        return ("target", sample)
+        return ("target", path, sample)
 
     def step(self, field, x, t, h, *, generator=None):
         self.calls.append((field, x, t, h, generator))
@@ -140,7 +140,7 @@ def test_corrected_runs_the_corrector_at_the_end_of_the_base_step():
     pc = Corrected(base, corrector)
     assert pc.nfe_per_step == 5
     assert pc.parametrization is base.parametrization and pc.divergence is base.divergence
-    assert pc.conditional_target("path", "sample") == ("target", "sample")
+    assert pc.conditional_target("path", "sample") == ("target", "path", "sample")
     x = torch.tensor([[0, 1], [2, 2]])
     t = torch.tensor([0.5, 0.9], dtype=D)
     rng = torch.Generator()
@@ -225,5 +225,45 @@ def test_metropolis_hastings_and_constant_rate_reject_bad_input():
     with pytest.raises(ValueError, match=re.escape("rate must be >= 0, got -1.0")):
         constant_rate(-1.0)
     mh = MetropolisHastings(SPACE, _log_pi, constant_rate(1.0))
-    with pytest.raises(TypeError, match="MetropolisHastings has no parameters and is not trained"):
+    with pytest.raises(
+        TypeError, match="^MetropolisHastings has no parameters and is not trained$"
+    ):
         mh.conditional_target(None, None)
+
+
+def test_rates_do_not_depend_on_which_tokens_are_present():
+    """Points that never hold the last token still get ``S`` columns of rates; a float32 rate
+    is divided in the rates' float64."""
+    space = DiscreteSpace(1, 4)
+    mh = MetropolisHastings(
+        space, lambda x, t: 0.5 * x[:, 0].to(D), lambda t: (0.7 + 0 * t).float()
+    )
+    x = torch.tensor([[0], [1]])
+    rates = mh.rates(x, torch.zeros(2, dtype=D))
+    rate = torch.tensor(0.7, dtype=torch.float32).to(D) / 3
+    accept = torch.exp(torch.clamp(0.5 * (torch.arange(4.0, dtype=D) - x.to(D)), max=0.0))
+    expected = rate * accept[:, None, :] * (torch.arange(4) != x)[:, None, :]
+    torch.testing.assert_close(rates, expected, rtol=1e-15, atol=0)
+    pc = MixtureCorrector(CTMCGenerator(SPACE, KAPPA, source=SOURCE), SOURCE, _beta)
+    low = torch.tensor([[0, 1], [1, 0]])  # no token 2 anywhere
+    value = _value(2)
+    t = torch.tensor([0.3, 0.6], dtype=D)
+    assert pc.backward_rates(value, low, t).shape == (2, 2, 3)
+    assert bool((pc.backward_rates(value, low, t)[:, :, 2] > 0).all())
+
+
+def test_integer_times_draw_in_the_default_dtype():
+    mh = MetropolisHastings(SPACE, lambda x, t: _log_pi(x, t.to(D)), constant_rate(3.0))
+    x = torch.randint(0, 3, (50, 2), generator=torch.Generator().manual_seed(0))
+    t = torch.zeros(50, dtype=torch.long)
+    out = mh.step(None, x, t, 0.5, generator=torch.Generator().manual_seed(1))
+    rng = torch.Generator().manual_seed(1)
+    u = torch.rand(50, 3, generator=rng)  # float32
+    shift = 1 + torch.randint(0, 2, (50,), generator=rng)
+    pos = (u[:, 1] * 2).long()
+    y = x.clone()
+    y[torch.arange(50), pos] = (x[torch.arange(50), pos] + shift) % 3
+    propose = u[:, 0] < -torch.expm1(torch.tensor(-1.5))
+    accept = propose & (torch.log(u[:, 2]).to(D) < _log_pi(y, t.to(D)) - _log_pi(x, t.to(D)))
+    assert torch.equal(out, torch.where(accept[:, None], y, x))
+    assert bool(accept.any()) and not bool(accept.all())

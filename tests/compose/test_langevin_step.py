@@ -12,6 +12,7 @@ import torch
 
 from genmatch import AffineGaussianPath, CondOT, FlowGenerator, Midpoint
 from genmatch.compose import Langevin, constant_beta
+from genmatch.generators import AbstractGenerator
 
 D = torch.float64
 
@@ -63,6 +64,33 @@ def test_step_is_the_base_step_plus_euler_maruyama(solver):
     torch.testing.assert_close(s_value, first, rtol=0, atol=0)
 
 
+class _Noisy(AbstractGenerator):
+    """A stochastic base: records the generator of its step."""
+
+    parametrization = FlowGenerator().parametrization
+    divergence = FlowGenerator().divergence
+
+    def __init__(self):
+        self.generators = []
+
+    def conditional_target(self, path, sample):
+        return sample.x_t
+
+    def step(self, field, x, t, h, *, generator=None):
+        self.generators.append(generator)
+        return x + h * field(x, t)
+
+
+def test_the_base_step_draws_from_the_steps_generator():
+    base = _Noisy()
+    model = Langevin(base, constant_beta(0.0), lambda x, t, value: x)
+    rng = torch.Generator()
+    model.step(
+        lambda y, s: y, torch.ones(2, 1, dtype=D), torch.zeros(2, dtype=D), 0.1, generator=rng
+    )
+    assert base.generators == [rng]
+
+
 def test_zero_beta_is_the_base_step():
     model = Langevin(FlowGenerator(), constant_beta(0.0), lambda x, t, value: x + value)
     x = torch.tensor([[0.5, -1.0], [2.0, 0.3]], dtype=D)
@@ -87,7 +115,7 @@ def test_training_is_the_base_and_beta_is_checked_inside_the_interval():
     torch.testing.assert_close(model.conditional_target(path, s), base.conditional_target(path, s))
     Langevin(base, lambda t: 1 / t, _score([]))  # singular at the ends: allowed
     Langevin(base, lambda t: 1 / (1 - t), _score([]))
-    message = re.escape("β_t must be finite and >= 0 on (0, 1)")
+    message = "^" + re.escape("β_t must be finite and >= 0 on (0, 1)") + "$"
     for beta in (lambda t: 1 / (t - 0.5), lambda t: t - 0.07, lambda t: 0.93 - t):
         with pytest.raises(ValueError, match=message):
             Langevin(base, beta, _score([]))

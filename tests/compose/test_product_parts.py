@@ -95,7 +95,7 @@ def test_heads_and_values_are_namespaced_and_at_each_factors_time():
     assert gen.head_shapes(SPACE) == heads
     same = ProductSpace(dict(SPACE.factors))
     assert gen.parametrization.head_shapes(same) == heads
-    message = "head_shapes needs the product space the generator was built on"
+    message = "^head_shapes needs the product space the generator was built on$"
     with pytest.raises(ValueError, match=message):
         gen.parametrization.head_shapes(ProductSpace({"r": EuclideanSpace(2), "tok": TOK}))
     with pytest.raises(ValueError, match=message):
@@ -263,6 +263,10 @@ def test_tilt_gives_each_factor_the_likelihood_of_its_own_coordinates():
 def test_divergence_weighs_each_factor_and_each_sample():
     gen = _gen(loss_weights={"w": 2.5, "r": 1})
     assert gen.loss_weights == {"r": 1.0, "tok": 1.0, "w": 2.5}
+    doubled = _gen(loss_weights={"w": 2})
+    a, b = _value(seed=5), _value(seed=6)
+    d_w = FlowGenerator().divergence(a["w"], b["w"])
+    torch.testing.assert_close(doubled.divergence.terms(a, b)["w"], 2 * d_w, rtol=0, atol=0)
     assert all(type(v) is float for v in gen.loss_weights.values())
     div = gen.divergence
     a, b = _value(seed=5), _value(seed=6)

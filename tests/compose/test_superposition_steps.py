@@ -13,7 +13,7 @@ import re
 import pytest
 import torch
 
-from genmatch import AffineGaussianPath, CondOT, FlowGenerator, Midpoint
+from genmatch import AffineGaussianPath, CondOT, EuclideanSpace, FlowGenerator, Midpoint
 from genmatch.compose import (
     ConstantWeights,
     LinearWeights,
@@ -26,10 +26,12 @@ from genmatch.generators import AbstractGenerator, BinnedJumpGenerator, Bins
 from genmatch.generators.base import AbstractLinearParametrization
 from genmatch.generators.flow import VelocityParametrization
 from genmatch.generators.jump_base import JumpProposal
+from genmatch.guidance.base import AbstractGuidableParametrization
 
 D = torch.float64
 PATH = AffineGaussianPath(CondOT())
 WEIGHTS = LinearWeights((0.5, 0.3, 0.2), (0.1, 0.2, 0.7))
+WEIGHTS_2 = LinearWeights((0.9, 0.1), (0.3, 0.7))
 
 
 class _Jumper(AbstractGenerator):
@@ -204,9 +206,6 @@ def test_constrain_scale_guide_and_posterior_mean_map_each_part():
     torch.testing.assert_close(mean.weights, alphas[[0, 3]].to(D), rtol=0, atol=0)
 
 
-WEIGHTS_2 = LinearWeights((0.9, 0.1), (0.3, 0.7))
-
-
 class _PlainParametrization(AbstractLinearParametrization):
     """A parametrization without a guidance rule."""
 
@@ -236,8 +235,6 @@ class _Plain(AbstractGenerator):
 
 def test_head_shapes_and_guide_errors_name_the_part():
     flow, jump = _parts()
-    from genmatch import EuclideanSpace
-
     model = Superposition([flow, _Plain()], ConstantWeights((0.5, 0.5)))
     assert model.head_shapes(EuclideanSpace(2)) == {"velocity": (2,), "plain": (2,)}
     x = torch.tensor([[0.3, -0.2], [0.6, 0.1]], dtype=D)
@@ -324,12 +321,12 @@ def test_construction_checks_the_weights_on_a_grid_with_their_messages():
     assert Superposition([flow, jump], ConstantWeights((0.0, 1.0))).generators == (flow, jump)
     # rounding in the sum is tolerated (atol 1e-6 + rtol 1e-5), a visible error is not
     Superposition([flow, jump], _const([0.5, 0.5 + 1.05e-5]))
-    bad = "superposition weights must be >= 0 and sum to 1 at every t"
+    bad = "^superposition weights must be >= 0 and sum to 1 at every t$"
     for row in ([0.5, 0.51], [-0.5, 1.5], [0.5, 0.5 + 1e-4]):
         with pytest.raises(ValueError, match=bad):
             Superposition([flow, jump], _const(row))
     with pytest.raises(
-        ValueError, match=re.escape("a superposition needs at least two generators")
+        ValueError, match="^" + re.escape("a superposition needs at least two generators") + "$"
     ):
         Superposition([flow], ConstantWeights((1.0,)))
     with pytest.raises(
@@ -348,3 +345,53 @@ def test_construction_checks_the_weights_on_a_grid_with_their_messages():
 
     Superposition([flow, jump], spy)
     torch.testing.assert_close(grids[0], torch.linspace(0, 1, 11, dtype=D), rtol=0, atol=0)
+
+
+class _LocalParametrization(AbstractLinearParametrization, AbstractGuidableParametrization):
+    """A guidable parametrization whose maps depend on the point and the time."""
+
+    def head_shapes(self, space):
+        return {"local": (2,)}
+
+    def constrain(self, raw, x_t, t):
+        return raw["local"] * t[:, None] + x_t
+
+    def test_operator(self, f, x_t):
+        return f(x_t)
+
+    def inner(self, a, b, x_t):
+        return a * b.sum(1)
+
+    def guide(self, conditional, unconditional, weight, x_t):
+        return conditional + weight[:, None] * (conditional - unconditional) * x_t
+
+
+class _Local(_Plain):
+    parametrization = _LocalParametrization()
+
+
+def test_parts_see_the_points_and_times_and_mismatched_values_are_rejected():
+    flow = FlowGenerator()
+    par = Superposition([flow, _Local()], ConstantWeights((0.5, 0.5))).parametrization
+    x = torch.tensor([[0.3, -0.2], [0.6, 0.1]], dtype=D)
+    t = torch.tensor([0.25, 0.5], dtype=D)
+    raw = {"velocity": torch.ones(2, 2, dtype=D), "local": torch.tensor([[1.0, 2.0], [3.0, 4.0]])}
+    value = par.constrain(raw, x, t)
+    torch.testing.assert_close(value.parts[1], raw["local"].to(D) * t[:, None] + x)
+    other = SuperposedValue((raw["velocity"], torch.zeros(2, 2, dtype=D)), value.weights)
+    guided = par.guide(value, other, torch.tensor([2.0, 1.0], dtype=D), x)
+    expected = value.parts[1] + torch.tensor([[2.0], [1.0]], dtype=D) * value.parts[1] * x
+    torch.testing.assert_close(guided.parts[1], expected, rtol=1e-15, atol=0)
+    short = SuperposedValue((raw["velocity"],), value.weights)
+    zip_error = r"^zip\(\) argument 2 is shorter than argument 1$"
+    with pytest.raises(ValueError, match=zip_error):
+        par.guide(short, short, torch.ones(2), x)
+    with pytest.raises(ValueError, match=zip_error):
+        par.posterior_mean(short, torch.ones(2, 1, dtype=D))
+    div = Superposition([flow, FlowGenerator()], ConstantWeights((0.5, 0.5))).divergence
+    with pytest.raises(ValueError, match=zip_error):
+        div.phi(short)
+    with pytest.raises(ValueError, match=zip_error):
+        div(short, short)
+    with pytest.raises(ValueError, match=zip_error):
+        div.generic(short, short)
