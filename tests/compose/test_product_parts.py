@@ -207,6 +207,23 @@ class _Untiltable(AbstractLinearParametrization):  # no tilt, no guidance rule
     test_operator, inner = _Spy.test_operator, _Spy.inner
 
 
+def test_apply_uses_each_factors_inner_product_at_its_points():
+    space = ProductSpace({"r": EuclideanSpace(2), "a": EuclideanSpace(1)})
+    gen = ProductGenerator(space, {"r": FlowGenerator(), "a": _SpyGenerator(_Spy())})
+    rng = torch.Generator().manual_seed(4)
+    x = {"r": torch.randn(3, 2, dtype=D, generator=rng), "a": torch.randn(3, 1, dtype=D)}
+    value = ProductValue({"r": torch.randn(3, 2, dtype=D), "a": torch.randn(3, 1, dtype=D)})
+
+    def f(y):
+        return torch.sin(y["r"][:, 0]) * y["a"][:, 0] + y["a"][:, 0] ** 2
+
+    grad_r = torch.stack([torch.cos(x["r"][:, 0]) * x["a"][:, 0], torch.zeros(3, dtype=D)], 1)
+    grad_a = torch.sin(x["r"][:, 0]) + 2 * x["a"][:, 0]
+    metric = 1 + x["a"][:, 0] ** 2
+    applied = (grad_r * value["r"]).sum(1) + grad_a * value["a"][:, 0] * metric
+    torch.testing.assert_close(gen.apply(f, x, value), applied, rtol=1e-13, atol=1e-13)
+
+
 def test_tilt_gives_each_factor_the_likelihood_of_its_own_coordinates():
     space = ProductSpace({"r": EuclideanSpace(2), "a": EuclideanSpace(1)})
     spy = _Spy()
@@ -237,14 +254,6 @@ def test_tilt_gives_each_factor_the_likelihood_of_its_own_coordinates():
     at_data = evaluate({"r": r_rep, "a": y}, {"r": t["r"], "a": torch.ones(3, dtype=D)})
     torch.testing.assert_close(s_ll.at_data(y), at_data, rtol=0, atol=0)  # only "a" set to 1
 
-    def f(y):
-        return torch.sin(y["r"][:, 0]) * y["a"][:, 0] + y["a"][:, 0] ** 2
-
-    grad_r = torch.stack([torch.cos(x["r"][:, 0]) * x["a"][:, 0], torch.zeros(3, dtype=D)], 1)
-    grad_a = torch.sin(x["r"][:, 0]) + 2 * x["a"][:, 0]
-    metric = 1 + x["a"][:, 0] ** 2
-    applied = (grad_r * value["r"]).sum(1) + grad_a * value["a"][:, 0] * metric
-    torch.testing.assert_close(gen.apply(f, x, value), applied, rtol=1e-13, atol=1e-13)
     shared = gen.parametrization.tilt(value, x, t, bound, w["a"], path)
     assert spy.tilts[1][3] is w["a"]
     flow_shared = VelocityParametrization().tilt(value["r"], x["r"], t["r"], in_r, w["a"], GAUSS)

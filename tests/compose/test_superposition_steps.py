@@ -155,7 +155,6 @@ def test_apply_is_the_weighted_sum_of_the_parts_generators():
 
     expected = alpha[:, 0] * flow.apply(f, x, v) + alpha[:, 1] * jump.apply(f, x, q)
     torch.testing.assert_close(model.apply(f, x, value), expected, rtol=1e-13, atol=1e-13)
-    # the flow's part alone, by hand: ∇f · v
     grad = torch.stack([torch.cos(x[:, 0]) * x[:, 1] + 2 * x[:, 0], torch.sin(x[:, 0])], 1)
     torch.testing.assert_close(flow.apply(f, x, v), (grad * v).sum(1), rtol=1e-13, atol=1e-13)
 
@@ -233,10 +232,8 @@ class _Plain(AbstractGenerator):
         return x
 
 
-def test_head_shapes_and_guide_errors_name_the_part():
-    flow, jump = _parts()
-    model = Superposition([flow, _Plain()], ConstantWeights((0.5, 0.5)))
-    assert model.head_shapes(EuclideanSpace(2)) == {"velocity": (2,), "plain": (2,)}
+def test_apply_uses_each_parts_inner_product_at_the_points():
+    model = Superposition([FlowGenerator(), _Plain()], ConstantWeights((0.5, 0.5)))
     x = torch.tensor([[0.3, -0.2], [0.6, 0.1]], dtype=D)
     v, b = torch.tensor([[1.0, 2.0], [-0.5, 0.3]], dtype=D), torch.tensor([[0.5, 1.0], [2.0, 0.0]])
     mixed = SuperposedValue((v, b.to(D)), torch.tensor([[0.25, 0.75], [0.5, 0.5]], dtype=D))
@@ -247,6 +244,12 @@ def test_head_shapes_and_guide_errors_name_the_part():
     by_hand = torch.tensor([0.25, 0.5], dtype=D) * ((2 * x[:, 0]) * v[:, 0] + v[:, 1])
     by_hand = by_hand + torch.tensor([0.75, 0.5], dtype=D) * f(x) * b.sum(1) * (1 + x[:, 0] ** 2)
     torch.testing.assert_close(model.apply(f, x, mixed), by_hand, rtol=1e-14, atol=1e-14)
+
+
+def test_head_shapes_and_guide_errors_name_the_part():
+    flow, jump = _parts()
+    model = Superposition([flow, _Plain()], ConstantWeights((0.5, 0.5)))
+    assert model.head_shapes(EuclideanSpace(2)) == {"velocity": (2,), "plain": (2,)}
     value = SuperposedValue((torch.zeros(1, 2), torch.zeros(1, 2)), torch.full((1, 2), 0.5))
     with pytest.raises(TypeError, match=re.escape("_PlainParametrization (a superposed part) has")):
         model.parametrization.guide(value, value, torch.ones(1), torch.zeros(1, 2))
@@ -348,8 +351,6 @@ def test_construction_checks_the_weights_on_a_grid_with_their_messages():
 
 
 class _LocalParametrization(AbstractLinearParametrization, AbstractGuidableParametrization):
-    """A guidable parametrization whose maps depend on the point and the time."""
-
     def head_shapes(self, space):
         return {"local": (2,)}
 
