@@ -267,3 +267,13 @@ def test_integer_times_draw_in_the_default_dtype():
     accept = propose & (torch.log(u[:, 2]).to(D) < _log_pi(y, t.to(D)) - _log_pi(x, t.to(D)))
     assert torch.equal(out, torch.where(accept[:, None], y, x))
     assert bool(accept.any()) and not bool(accept.all())
+
+
+def test_backward_rates_have_the_values_dtype():
+    """A float64 source does not promote float32 values: the rates stay float32."""
+    pc = MixtureCorrector(CTMCGenerator(SPACE, KAPPA, source=SOURCE), SOURCE, _beta)
+    x, t, value = torch.tensor([[0, 1], [2, 0]]), torch.tensor([0.3, 0.6]), _value(2)
+    single = PosteriorValue(value.probs.float(), value.intensity.float())
+    rates = pc.backward_rates(single, x, t)
+    assert rates.dtype == torch.float32
+    torch.testing.assert_close(rates, pc.backward_rates(value, x, t.to(D)).float())
