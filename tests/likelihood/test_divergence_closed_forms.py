@@ -55,11 +55,12 @@ def _cases():
         geoopt.ProductManifold((Hypersphere(3), 3), (ball, 2), (FlatTorus(1), 1)), (6,)
     )
     p = torch.tensor([[0.1, 0.2], [-0.5, 0.3]], dtype=F64)
+    on_so3 = UniformSource(so3).sample(2, generator=g, dtype=F64)
     on_s2 = UniformSource(s2).sample(2, generator=g, dtype=F64)
     mixed = torch.cat([on_s2, 0.6 * p, torch.tensor([[0.4], [-2.0]], dtype=F64)], 1)
     return [
         ("S2", s2, lambda y, t: y @ a3.T + torch.sin(y), on_s2),
-        ("SO3", so3, lambda y, t: a3 @ y + y @ y, UniformSource(so3).sample(2, generator=g, dtype=F64)),
+        ("SO3", so3, lambda y, t: a3 @ y + y @ y, on_so3),
         ("lorentz_k2", h2, lambda y, t: y @ a3.T + 0.3 * y * y, _hyperboloid(p, 2.0)),
         ("poincare_c05", ManifoldSpace(ball, (2,)), lambda y, t: y @ a2.T + torch.cos(y), p),
         ("spd3", ManifoldSpace(geoopt.SymmetricPositiveDefinite(), (3, 3)),
@@ -126,7 +127,8 @@ def test_one_probe_is_the_projected_quadratic_form_on_induced_metrics(name, spac
 
 
 def test_poincare_ball_of_curvature_one_half_affine_field():
-    """``u = A p + b`` on the ball of curvature ``c``: ``div_g u = tr A + n ⟨u, 2c p/(1 − c|p|²)⟩``."""
+    """``u = A p + b`` on the ball of curvature ``c``:
+    ``div_g u = tr A + n ⟨u, 2c p/(1 − c|p|²)⟩``."""
     ball, c = _ball(0.5)
     assert abs(c - 0.5) < 1e-6
     space = ManifoldSpace(ball, (2,))
@@ -216,7 +218,8 @@ def test_error_messages():
     ):
         riemannian_divergence(power, lambda y, t: y, torch.zeros(2, 4, 2), torch.zeros(2))
     stiefel = ManifoldSpace(geoopt.Stiefel(), (3, 2))
-    with pytest.raises(TypeError, match="^riemannian_divergence does not support CanonicalStiefel$"):
+    unsupported = "^riemannian_divergence does not support CanonicalStiefel$"
+    with pytest.raises(TypeError, match=unsupported):
         riemannian_divergence(stiefel, lambda y, t: y, torch.eye(3, 2)[None], torch.zeros(1))
     with pytest.warns(UserWarning, match="not fully implemented"):
         lem = geoopt.SymmetricPositiveDefinite(default_metric=SPDMetric.LEM)
