@@ -228,3 +228,43 @@ def test_error_messages():
         TypeError, match="^riemannian_divergence supports SPD matrices with the AIM metric only$"
     ):
         riemannian_divergence(spd, lambda y, t: y, torch.eye(2)[None], torch.zeros(1))
+
+
+def _float32_cases():
+    ball, _ = _ball(0.5)
+    s2 = ManifoldSpace(Hypersphere(3), (3,))
+    on_s2 = UniformSource(s2).sample(2, generator=torch.Generator().manual_seed(8), dtype=F64)
+    mixed = ManifoldSpace(
+        geoopt.ProductManifold((Hypersphere(3), 3), (ball, 2), (FlatTorus(1), 1)), (6,)
+    )
+    p = torch.tensor([[0.1, 0.2], [-0.5, 0.3]], dtype=F64)
+    return [
+        ("S2", s2, on_s2),
+        ("poincare_c05", ManifoldSpace(ball, (2,)), p),
+        ("spd3", ManifoldSpace(geoopt.SymmetricPositiveDefinite(), (3, 3)), _spd(2, 3, 1)),
+        ("S2xH2xT1", mixed, torch.cat([on_s2, p, torch.tensor([[0.4], [-2.0]], dtype=F64)], 1)),
+    ]
+
+
+FLOAT32_CASES = _float32_cases()
+
+
+@pytest.mark.parametrize("probe", [False, True], ids=["exact", "hutchinson"])
+@pytest.mark.parametrize("name,space,x", FLOAT32_CASES, ids=[c[0] for c in FLOAT32_CASES])
+def test_float32_points_give_float32_divergences_under_a_float64_default(name, space, x, probe):
+    def field(y, t):
+        return 0.5 * torch.sin(y) + y * y if name == "spd3" else 0.5 * torch.sin(y)
+
+    eps = torch.ones_like(x) if probe else None
+    reference = riemannian_divergence(space, field, x, torch.zeros(2, dtype=F64), probe=eps)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(F64)
+    try:
+        x32 = x.float()
+        got = riemannian_divergence(
+            space, field, x32, torch.zeros(2), probe=None if eps is None else eps.float()
+        )
+    finally:
+        torch.set_default_dtype(previous)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got.double(), reference, atol=1e-4, rtol=1e-4)
