@@ -168,3 +168,17 @@ def test_bad_divergence_and_empty_batch():
         manifold_log_likelihood(SPACE, flow, x_1[:0], UniformSource(SPACE).log_prob, 2)
     with pytest.raises(ValueError, match="^x_1 "):
         manifold_log_likelihood(SPACE, flow, x_1[:, :1], UniformSource(SPACE).log_prob, 2)
+
+
+def test_no_graph_is_kept_unless_asked():
+    x_1 = _points(2, seed=5)
+    scale = torch.tensor(1.0, dtype=F64, requires_grad=True)
+    flow = geodesic_flow(x_1, 1.0)
+
+    def scaled(y, t):
+        return scale * flow(y, t)
+
+    log_p0 = UniformSource(SPACE).log_prob
+    assert not manifold_log_likelihood(SPACE, scaled, x_1, log_p0, 2).log_prob.requires_grad
+    kept = manifold_log_likelihood(SPACE, scaled, x_1, log_p0, 2, grad=True).log_prob
+    assert kept.requires_grad
