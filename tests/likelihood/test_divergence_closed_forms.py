@@ -268,3 +268,23 @@ def test_float32_points_give_float32_divergences_under_a_float64_default(name, s
         torch.set_default_dtype(previous)
     assert got.dtype == torch.float32
     torch.testing.assert_close(got.double(), reference, atol=1e-4, rtol=1e-4)
+
+
+def test_product_factors_see_the_given_times():
+    """On S² × B²_c, ``u = t (P_s e₃, p)``: ``div = t (−2 s_z + 2 + 4c|p|²/(1 − c|p|²))``."""
+    ball, c = _ball(0.5)
+    space = ManifoldSpace(geoopt.ProductManifold((Hypersphere(3), 3), (ball, 2)), (5,))
+    e3 = torch.tensor([0.0, 0.0, 1.0], dtype=F64)
+    g = torch.Generator().manual_seed(12)
+    s = UniformSource(ManifoldSpace(Hypersphere(3), (3,))).sample(3, generator=g, dtype=F64)
+    p = torch.tensor([[0.1, 0.3], [-0.6, 0.2], [0.0, -0.9]], dtype=F64)
+    t = torch.tensor([0.2, 0.5, 0.9], dtype=F64)
+
+    def field(y, tt):
+        s, p = space.split(y)
+        return tt[:, None] * space.join([e3 - s[:, 2:] * s, p])
+
+    sq = (p * p).sum(1)
+    expected = t * (-2 * s[:, 2] + 2 + 4 * c * sq / (1 - c * sq))
+    got = riemannian_divergence(space, field, torch.cat([s, p], 1), t)
+    torch.testing.assert_close(got, expected, atol=1e-12, rtol=0)
