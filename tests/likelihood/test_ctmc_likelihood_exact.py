@@ -198,3 +198,39 @@ def test_elbo_default_clip_is_one_minus_1e4():
     elbo(field, RATE, PATH, X[:1], num_times=20_000, rng=torch.Generator().manual_seed(0))
     assert float(seen[0].max()) == 1 - 1e-4
     assert int((seen[0] == 1 - 1e-4).sum()) == 2
+
+
+class _RateNet(torch.nn.Module):
+    """Raw rate heads ``{"rate": ...}`` from a per-point table and a time slope."""
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.table = torch.nn.Parameter(torch.randn(3, 1, 3, generator=g, dtype=F64))
+        self.slope = torch.nn.Parameter(torch.randn(1, 3, generator=g, dtype=F64))
+
+    def forward(self, x, t):
+        return {"rate": self.table[SPACE.index(x)] + t[:, None, None] * self.slope}
+
+
+@pytest.mark.usefixtures("float64_default")
+def test_a_network_is_wrapped_by_the_generator():
+    net = _RateNet()
+    got = exact_log_prob(net, RATE, PATH, X, steps=3, t_max=0.6)
+    assert torch.equal(got, exact_log_prob(RATE.field(net), RATE, PATH, X, steps=3, t_max=0.6))
+    assert bool(torch.isfinite(got).all())
+    with pytest.raises(ValueError, match=r"^x has tokens outside \[0, 3\): found"):
+        exact_log_prob(net, RATE, PATH, torch.tensor([[3]]), steps=3)
+
+
+def test_posterior_head_under_a_float32_default():
+    """float32 posterior probabilities: the last transition is taken in float64."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        field, log_p = _x_blind_posterior()
+        got = exact_log_prob(field, POSTERIOR, PATH, X, steps=4)
+    finally:
+        torch.set_default_dtype(previous)
+    assert got.dtype == F64
+    torch.testing.assert_close(got, log_p(1 - 4**-2), atol=1e-6, rtol=0)
