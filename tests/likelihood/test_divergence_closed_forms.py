@@ -37,7 +37,7 @@ def _spd(batch, size, seed):
 
 def _hyperboloid(q, k):
     """Points ``(√(k + |q|²), q)`` of the Lorentz model ``⟨x, x⟩_L = −k``."""
-    return torch.cat([(k + (q * q).sum(1, keepdim=True)).sqrt(), q], 1)
+    return torch.cat([(k + (q * q).sum(-1, keepdim=True)).sqrt(), q], -1)
 
 
 def _cases():
@@ -68,6 +68,9 @@ def _cases():
         ("S2xT2", s2_t2, lambda y, t: torch.sin(y[:, :5] @ a6[:5, :5].T),
          torch.cat([on_s2, torch.tensor([[0.3, -1.0], [2.5, 0.1]], dtype=F64)], 1)),
         ("S2xH2xT1", s2_ball_t1, lambda y, t: 0.3 * torch.tanh(y @ a6.T), mixed),
+        # a power (2, 3) of the Lorentz model: the Minkowski form acts on the last axis
+        ("lorentz_k2_power", ManifoldSpace(lorentz, (2, 3)),
+         lambda y, t: y @ a3.T + 0.3 * y * y, _hyperboloid(torch.stack([p, 0.5 * p.flip(0)]), 2.0)),
     ]  # fmt: skip
 
 
@@ -111,7 +114,9 @@ def _matrices(space, field, x):
     return p, torch.autograd.functional.jacobian(u, x.reshape(n))
 
 
-@pytest.mark.parametrize("name,space,field,x", CASES[:3] + CASES[5:6], ids=IDS[:3] + IDS[5:6])
+@pytest.mark.parametrize(
+    "name,space,field,x", CASES[:3] + CASES[5:6] + CASES[7:], ids=IDS[:3] + IDS[5:6] + IDS[7:]
+)
 def test_one_probe_is_the_projected_quadratic_form_on_induced_metrics(name, space, field, x):
     """``(P_xᵀ ε)ᵀ J_u (P_x ε)`` for a Gaussian probe, with ``P_x`` and ``J_u`` as matrices;
     on the Lorentz model (``k = 2``) ``P_x`` is not symmetric."""
@@ -122,7 +127,7 @@ def test_one_probe_is_the_projected_quadratic_form_on_induced_metrics(name, spac
         p, jac = _matrices(space, field, x[b : b + 1])
         e = eps[b].reshape(n)
         torch.testing.assert_close(est[b], (p.T @ e) @ (jac @ (p @ e)), atol=1e-12, rtol=0)
-    if name == "lorentz_k2":
+    if name.startswith("lorentz"):
         assert float((p - p.T).abs().max()) > 0.1
 
 
