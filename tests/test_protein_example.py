@@ -86,3 +86,19 @@ def test_benchmark_smoke() -> None:
     table = bench._table(result)
     assert table.count("\n") == 10 and "inverse-folding recovery" in table
     assert torch.isfinite(torch.tensor(result["separate"]["folding"]["ca_rmsd"]))
+
+
+def test_translation_prior_choice() -> None:
+    import pytest
+
+    import genmatch as gm
+
+    pc = _load("protein_codesign")
+    _, _, _, source = pc.build(8, prior="harmonic")
+    x = source.sample(3, generator=torch.Generator().manual_seed(0))["trans"]
+    assert x.shape == (3, 8, 3) and float(x.sum(1).abs().max()) < 1e-5  # centred chains
+    assert isinstance(source.sources["trans"], gm.HarmonicChainSource)
+    _, _, _, source = pc.build(8)
+    assert isinstance(source.sources["trans"], gm.GaussianSource)
+    with pytest.raises(ValueError, match="prior must be one of"):
+        pc.build(8, prior="harmonics")
