@@ -92,6 +92,9 @@ def test_sum_per_graph_and_weighted_sums():
     out = _weighted_sum(values, torch.tensor([0.5, 2.0, 1.0]), torch.tensor([1, 1, 0]), 3)
     assert out.dtype == D
     assert torch.equal(out, _t([[5, 6], [6.5, 9], [0, 0]]))
+    # float32 values with float64 weights stay float32
+    low = _weighted_sum(values.float(), _t([0.5, 2.0, 1.0]), torch.tensor([1, 1, 0]), 3)
+    assert low.dtype == torch.float32 and torch.equal(low, out.float())
     value = PosteriorValue(_t([[[1, 0]], [[0, 1]]]), _t([2, 4]), speed=_t([[9], [9]]))
     out = _weighted_sum(value, _t([0.25, 0.75]), torch.tensor([0, 0]), 1)
     assert torch.equal(out.probs, _t([[[0.25, 0.75]]]))
@@ -110,6 +113,10 @@ def test_posterior_rows_of_graph_major_pairs():
     # graph 0 owns 1 variable, graph 1 owns 2
     assert torch.equal(rows, torch.tensor([0, 0, 1, 2, 1, 2]))
     assert count == 3 and torch.equal(row_graph, torch.tensor([0, 1, 1]))
+    # the last graph has no variables (e.g. no pairs)
+    rows, count, row_graph = _posterior_rows(torch.tensor([0, 1]), 2, 2)
+    assert torch.equal(rows, torch.tensor([0, 0])) and count == 1
+    assert torch.equal(row_graph, torch.tensor([0]))
 
 
 def test_head_shapes_are_namespaced():
@@ -175,6 +182,17 @@ def test_test_operator_is_every_single_variable_change():
     assert set(ops) == {"nodes", "edges"}
     assert torch.equal(ops["nodes"], NODE_DIFFS)
     assert torch.equal(ops["edges"], EDGE_DIFFS)
+
+
+def test_test_operator_with_more_node_than_edge_states_and_one_pair():
+    space = GraphSpace(3, 2)
+    g = nx.path_graph(2)
+    g.nodes[0]["type"], g.nodes[1]["type"] = 2, 0
+    ops = GraphParametrization(
+        space, RateParametrization(space.node_space), RateParametrization(space.edge_space)
+    ).test_operator(_f(space), space.from_networkx([g]))
+    assert torch.equal(ops["nodes"], _t([[[-2, -1, 0]], [[0, 2, 4]]]))
+    assert torch.equal(ops["edges"], _t([[[-10, 0]]]))
 
 
 def test_test_operator_on_graphs_without_pairs_and_with_positions():
@@ -276,6 +294,11 @@ def test_graph_divergence_weighs_and_sums_its_terms():
         + 5 * sum_per_graph(sq.phi(vb), graph, 2)
     )
     torch.testing.assert_close(div.phi(b), phi, rtol=1e-14, atol=0.0)
+    # float32 edge and position values: every term in the node terms' dtype
+    low = dataclasses_replace(a, edges=edges_a.float(), positions=va.float())
+    low_b = dataclasses_replace(b, edges=edges_b.float(), positions=vb.float())
+    assert all(v.dtype == D for v in div.terms(low, low_b).values())
+    assert div(low, low_b).dtype == D
     plain = GraphDivergence(kl, kl, 2.0, 3.0)
     assert list(plain.terms(a, b)) == ["nodes", "edges"]
     torch.testing.assert_close(plain(a, b), 2 * node + 3 * edge, rtol=1e-14, atol=0.0)
