@@ -137,14 +137,14 @@ def test_posterior_to_rates_scales_by_intensity_and_speed():
 
 
 def test_rates_to_posterior_puts_the_remaining_mass_on_the_current_token():
-    rates = _t([[[0.0, 1.0, 0.5], [2.0, 0.25, 0.0]]])
-    x = torch.tensor([[0, 2]])
+    rates = _t([[[0.0, 1.0, 0.5], [2.0, 0.0, 0.25]]])
+    x = torch.tensor([[0, 1]])
     value = rates_to_posterior(rates, x, _t([4.0]))
-    assert torch.equal(value.probs, _t([[[0.625, 0.25, 0.125], [0.5, 0.0625, 0.4375]]]))
+    assert torch.equal(value.probs, _t([[[0.625, 0.25, 0.125], [0.5, 0.4375, 0.0625]]]))
     assert torch.equal(value.intensity, _t([4.0]))
     assert value.speed is None
     # a rate at the current token is ignored
-    with_diag = rates_to_posterior(rates + _t([[[7.0, 0.0, 0.0], [0.0, 0.0, 9.0]]]), x, _t([4.0]))
+    with_diag = rates_to_posterior(rates + _t([[[7.0, 0.0, 0.0], [0.0, 9.0, 0.0]]]), x, _t([4.0]))
     assert torch.equal(with_diag.probs, value.probs)
 
 
@@ -188,6 +188,13 @@ def test_likelihood_ratio_powers_the_neighbour_ratios_and_handles_zeros():
     expected = _t([[[math.exp(2.0), 1.0, 0.0]], [[math.exp(25.0), math.exp(25.0), 1.0]]])
     torch.testing.assert_close(ratio, expected, rtol=1e-14, atol=0.0)
     assert ratio.dtype == D
+
+
+def test_likelihood_ratio_has_the_dtype_of_the_likelihood():
+    """A float64 weight does not promote the ratios of a float32 predictor."""
+    ratio = likelihood_ratio(lambda y: y[:, 0].float(), torch.tensor([[0]]), 2, _t([1.0]))
+    assert ratio.dtype == torch.float32
+    torch.testing.assert_close(ratio, torch.tensor([[[1.0, math.e]]]))
 
 
 def test_posterior_kl_compares_the_fitted_probabilities():

@@ -17,6 +17,7 @@ from genmatch.generators import (
     JumpMethod,
     PosteriorValue,
 )
+from genmatch.generators.base import AbstractGenerator
 from genmatch.generators.ctmc_values import PosteriorKL
 from genmatch.generators.graph_parametrization import GraphValue
 from genmatch.paths import GraphMixturePath, LinearKappa, PathSample
@@ -240,10 +241,56 @@ def test_graphs_without_pairs_keep_no_edges():
     assert torch.equal(out.x, torch.tensor([1, 1])) and out.edge_index.shape == (2, 0)
 
 
+def test_one_pair_steps_and_a_seeded_step_is_reproducible():
+    gen = GraphGenerator.ctmc(_path())
+    x = _graphs(sizes=(2,))
+    out = gen.step(
+        _one_hot_field(SPACE, torch.tensor([1, 0]), torch.tensor([0])), x, _t([0.5]), 0.5
+    )
+    assert torch.equal(out.x, torch.tensor([1, 0])) and out.edge_index.shape == (2, 0)
+    # 60 graphs at t = 0, h = 0.5: each variable moves with probability 1/2
+    many = SPACE.take(_graphs(), torch.ones(60, dtype=torch.long))
+    field = _one_hot_field(
+        SPACE, torch.ones(180, dtype=torch.long), torch.ones(180, dtype=torch.long)
+    )
+    t = torch.zeros(60, dtype=D)
+    runs = [gen.step(field, many, t, 0.5, generator=torch.Generator().manual_seed(3)) for _ in "ab"]
+    a, b = (SPACE.variables(r) for r in runs)
+    assert torch.equal(a.nodes, b.nodes) and torch.equal(a.edges, b.edges)
+    assert not torch.equal(a.nodes, SPACE.variables(many).nodes)
+
+
+class _RecordingFlow(AbstractGenerator):
+    """A flow that records the random generator each step is handed."""
+
+    def __init__(self):
+        self.flow = FlowGenerator()
+        self.parametrization, self.divergence = self.flow.parametrization, self.flow.divergence
+        self.generators = []
+
+    def conditional_target(self, path, sample):
+        return self.flow.conditional_target(path, sample)
+
+    def step(self, field, x, t, h, *, generator=None):
+        self.generators.append(generator)
+        return self.flow.step(field, x, t, h, generator=generator)
+
+
+def test_the_position_generator_gets_the_steps_random_generator():
+    recording = _RecordingFlow()
+    gen = GraphGenerator.ctmc(_path(POS), positions=recording)
+    rng = torch.Generator().manual_seed(0)
+    nodes, edges = torch.tensor([1, 1, 0, 0, 1]), torch.tensor([0, 1, 1, 0])
+    field = _one_hot_field(POS, nodes, edges, lambda y, s, v: torch.zeros_like(y.pos))
+    gen.step(field, _graphs(POS), _t([0.5, 0.5]), 0.1, generator=rng)
+    assert recording.generators == [rng]
+
+
 @pytest.mark.parametrize("solver", [None, Midpoint()], ids=["euler", "midpoint"])
 def test_position_step_sees_each_graphs_time(solver):
-    """``v_i = (t_{g(i)} + 1) (1, −1)``: Euler moves by ``h (t + 1)``, the midpoint by
-    ``h (t + h/2 + 1)``, graph by graph; its second evaluation keeps the start's types."""
+    """``v_i = (t_{g(i)} + 1) (1, −1) − r_i``: Euler moves by ``h v(r, t)``, the midpoint by
+    ``h v(r + h/2 v(r, t), t + h/2)``, graph by graph; its second evaluation sees the moved
+    positions and keeps the start's types."""
     positions = FlowGenerator() if solver is None else FlowGenerator(solver=solver)
     gen = GraphGenerator.ctmc(_path(POS), positions=positions)
     x = _graphs(POS)
@@ -251,14 +298,22 @@ def test_position_step_sees_each_graphs_time(solver):
 
     def velocity(y, s, v):
         seen.append(v.nodes.clone())
-        return (s[v.node_graph] + 1)[:, None] * _t([1.0, -1.0])
+        return (s[v.node_graph] + 1)[:, None] * _t([1.0, -1.0]) - y.pos
 
     nodes, edges = torch.tensor([1, 1, 0, 0, 1]), torch.tensor([0, 1, 1, 0])
     t, h = _t([0.5, 0.25]), 0.5
     out = gen.step(_one_hot_field(POS, nodes, edges, velocity), x, t, h)
-    speed = t + 1 if solver is None else t + h / 2 + 1
-    shift = h * speed[x.batch][:, None] * _t([1.0, -1.0])
-    torch.testing.assert_close(out.pos, x.pos + shift, rtol=1e-14, atol=1e-15)
+    t_nodes = t[x.batch][:, None]
+
+    def v_exact(r, s):
+        return (s + 1) * _t([1.0, -1.0]) - r
+
+    if solver is None:
+        expected = x.pos + h * v_exact(x.pos, t_nodes)
+    else:
+        mid = x.pos + h / 2 * v_exact(x.pos, t_nodes)
+        expected = x.pos + h * v_exact(mid, t_nodes + h / 2)
+    torch.testing.assert_close(out.pos, expected, rtol=1e-14, atol=1e-15)
     assert len(seen) == (1 if solver is None else 2)
     assert all(torch.equal(s, x.x) for s in seen)
     assert torch.equal(out.x, nodes)
