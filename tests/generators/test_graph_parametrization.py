@@ -195,6 +195,17 @@ def test_test_operator_with_more_node_than_edge_states_and_one_pair():
     assert torch.equal(ops["edges"], _t([[[-10, 0]]]))
 
 
+def test_test_operator_when_the_last_graph_has_no_pairs_or_no_nodes():
+    x = SPACE.from_networkx([nx.path_graph(2), nx.empty_graph(1)])
+    ops = _rate_param().test_operator(_f(SPACE), x)
+    assert torch.equal(ops["nodes"], _t([[[0, 1]], [[0, 2]], [[0, 1]]]))
+    assert torch.equal(ops["edges"], _t([[[-10, 0]]]))
+    empty = SPACE.from_networkx([nx.empty_graph(0)])
+    ops = _rate_param().test_operator(_f(SPACE), empty)
+    assert set(ops) == {"nodes", "edges"}
+    assert ops["nodes"].shape == (0, 1, 2) and ops["edges"].shape == (0, 1, 2)
+
+
 def test_test_operator_on_graphs_without_pairs_and_with_positions():
     single = SPACE.from_networkx([nx.empty_graph(1), nx.empty_graph(1)])
     ops = _rate_param().test_operator(_f(SPACE), single)
@@ -223,6 +234,19 @@ def test_inner_sums_every_variable_into_its_graph():
     # (1, −1)·(2, 0) = 1, times 2
     assert torch.equal(param.apply(_f(POS), x, value), _t([-63 - 2, 350 + 2]))
     assert torch.equal(_rate_param().apply(_f(SPACE), _graphs(), value), _t([-63, 350]))
+
+
+def test_inner_has_the_dtype_of_the_node_terms():
+    x = _graphs(POS)
+    nodes, edges = _rates()
+    velocity = torch.ones(5, 2, dtype=D)
+    value = GraphValue(nodes.float(), edges, x.batch, torch.tensor([0, 1, 1, 1]), 2, velocity)
+    ops = _rate_param(POS).test_operator(_f(POS), x)
+    ops = {**ops, "nodes": ops["nodes"].float()}
+    out = _rate_param(POS).inner(ops, value, x)
+    assert out.dtype == torch.float32
+    # 2 r · v summed per graph: G0 (0 + 0.5 − 1) · 2 = −1, G1 (−1 + 0.5 + 0) · 2 = −1
+    torch.testing.assert_close(out, torch.tensor([-63.0 - 1.0, 350.0 - 1.0]))
 
 
 def test_scale_multiplies_each_variable_by_its_graphs_factor():
