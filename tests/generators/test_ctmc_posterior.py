@@ -242,10 +242,18 @@ def test_conditional_target_checks_the_path():
         CTMCGenerator(PLAIN, LinearKappa(), source=other).conditional_target(
             path, _sample([0.5, 0.5])
         )
-    with pytest.raises(ValueError, match=r"target λ_t = κ̇_t/\(1 − κ_t\) diverges at t = 1"):
+    with pytest.raises(
+        ValueError,
+        match=r"^the rate head's target λ_t = κ̇_t/\(1 − κ_t\) diverges at t = 1: evaluate it at "
+        r"t < 1 \(the posterior head has a finite target there\)$",
+    ):
         rate.conditional_target(path, _sample([0.5, 1.0]))
     # the posterior head has a finite target at t = 1 (an infinite intensity)
     post = CTMCGenerator(PLAIN, LinearKappa()).conditional_target(path, _sample([0.5, 1.0]))
     assert float(post.intensity[1]) == math.inf
-    with pytest.raises(TypeError, match="CTMCGenerator has no conditional target for"):
+    with pytest.raises(
+        TypeError,
+        match="^CTMCGenerator has no conditional target for object: it needs a path implementing "
+        "AbstractFactorizedMixturePath$",
+    ):
         CTMCGenerator(PLAIN, LinearKappa()).conditional_target(object(), _sample([0.5, 0.5]))

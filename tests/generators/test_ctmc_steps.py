@@ -221,3 +221,25 @@ def test_posterior_exponential_step_jumps_with_the_exact_survival():
     out = gen.step(lambda y, s: value, x, torch.full((N,), 0.2, dtype=D), 0.4, generator=_rng(8))
     _assert_share(float((out == 1).double().mean()), 0.5 * 0.25)
     _assert_share(float((out == 0).double().mean()), 0.5 + 0.5 * 0.5)
+
+
+def test_tau_leaping_with_temperature_uses_normalized_tempered_probabilities():
+    """``T = 1/2``: ``p ∝ p²`` = (0, 9/13, 4/13); ``t = 0``, ``h = 1/2``: ``∫ λ = log 2``, and
+    the position moves to 1 iff clock 1 fires and clock 2 does not."""
+    n = 2_000
+    gen = CTMCGenerator(
+        DiscreteSpace(1, 3), LinearKappa(), method=JumpMethod.TAU_LEAPING, temperature=0.5
+    )
+    x = torch.zeros(n, 1, dtype=torch.long)
+    out = gen.posterior_step(_value([[0.0, 0.6, 0.4]], n), x, torch.zeros(n, dtype=D), 0.5,
+                             generator=_rng(9))  # fmt: skip
+    r1, r2 = 9 / 13 * math.log(2), 4 / 13 * math.log(2)
+    _assert_share(float((out == 1).double().mean()), -math.expm1(-r1) * math.exp(-r2), n)
+
+
+@pytest.mark.parametrize("method", METHODS, ids=lambda m: m.value)
+def test_seeded_jumps_are_reproducible(method):
+    x = torch.zeros(500, 3, dtype=torch.long)
+    rates = torch.tensor([0.0, 0.7, 0.7], dtype=D).expand(500, 3, 3)
+    a, b = (jump_from_rates(rates, x, 1.0, method, _rng(11)) for _ in "ab")
+    assert torch.equal(a, b) and not torch.equal(a, x)

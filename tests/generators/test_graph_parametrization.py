@@ -137,11 +137,11 @@ def test_constrain_routes_heads_and_kills_the_unused_node_type():
         PosteriorParametrization(space.node_space, LinearKappa()),
         PosteriorParametrization(space.edge_space, LinearKappa()),
     )
-    raw = {"nodes/logits": torch.zeros(2, 1, 2, dtype=D), "edges/logits": _t([[[0.0, 0.0, 1e9]]]),
+    raw = {"nodes/logits": torch.zeros(2, 1, 2, dtype=D), "edges/logits": _t([[[0.0, 1e9, 0.0]]]),
            "other": torch.zeros(1)}  # fmt: skip
     value = param.constrain(raw, x, _t([0.5]))
     assert torch.equal(value.nodes.probs, _t([[[1.0, 0.0]], [[1.0, 0.0]]]))
-    assert torch.equal(value.edges.probs, _t([[[0.0, 0.0, 1.0]]]))
+    assert torch.equal(value.edges.probs, _t([[[0.0, 1.0, 0.0]]]))  # edge type 1 is alive
     assert torch.equal(value.nodes.intensity, _t([2.0, 2.0]))
     assert torch.equal(value.node_graph, torch.tensor([0, 0]))
     assert torch.equal(value.pair_graph, torch.tensor([0]))
@@ -200,6 +200,9 @@ def test_test_operator_when_the_last_graph_has_no_pairs_or_no_nodes():
     ops = _rate_param().test_operator(_f(SPACE), x)
     assert torch.equal(ops["nodes"], _t([[[0, 1]], [[0, 2]], [[0, 1]]]))
     assert torch.equal(ops["edges"], _t([[[-10, 0]]]))
+    x = SPACE.from_networkx([nx.path_graph(2), nx.path_graph(2), nx.empty_graph(1)])
+    ops = _rate_param().test_operator(_f(SPACE), x)
+    assert torch.equal(ops["edges"], _t([[[-10, 0]], [[-10, 0]]]))
     empty = SPACE.from_networkx([nx.empty_graph(0)])
     ops = _rate_param().test_operator(_f(SPACE), empty)
     assert set(ops) == {"nodes", "edges"}
@@ -260,8 +263,12 @@ def test_scale_multiplies_each_variable_by_its_graphs_factor():
     assert torch.equal(out.edges, _t([2, 3, 3, 3])[:, None, None] * edges)
     assert torch.equal(out.positions, factor[:, None] * velocity)
     assert out.node_graph is graph and out.num_graphs == 2
+    assert out.pair_graph is value.pair_graph
     plain = _rate_param().scale(dataclasses_replace(value, positions=None), _t([2, 3]))
     assert plain.positions is None and torch.equal(plain.nodes, out.nodes)
+    assert plain.pair_graph is value.pair_graph
+    # without a position factor, positions pass through unscaled
+    assert _rate_param().scale(value, _t([2, 3])).positions is velocity
 
 
 def dataclasses_replace(value, **changes):

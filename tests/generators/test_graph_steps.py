@@ -73,6 +73,10 @@ def test_ctmc_builds_both_ctmcs_from_the_path():
     assert gen.parametrization.edges is gen.edges.parametrization
     assert gen.parametrization.positions is None and gen.parametrization.space == SPACE
     assert gen.divergence.nodes is gen.nodes.divergence
+    default = GraphGenerator.ctmc(_path(POS))
+    assert (default.node_weight, default.edge_weight, default.position_weight) == (1.0, 1.0, 1.0)
+    div = default.divergence
+    assert (div.node_weight, div.edge_weight, div.position_weight) == (1.0, 1.0, 1.0)
 
 
 def test_ctmc_with_a_corrector_and_with_positions():
@@ -82,6 +86,9 @@ def test_ctmc_with_a_corrector_and_with_positions():
     gen = GraphGenerator.ctmc(_path(), corrector=beta)
     assert isinstance(gen.nodes, MixtureCorrector) and isinstance(gen.edges, MixtureCorrector)
     assert gen.nodes.beta is beta and isinstance(gen.nodes.base.divergence, PosteriorKL)
+    path = _path()
+    gen = GraphGenerator.ctmc(path, corrector=beta)
+    assert gen.nodes.source is path.source.nodes and gen.edges.source is path.source.edges
     pos = GraphGenerator.ctmc(_path(POS), position_weight=4.0)
     assert isinstance(pos.positions, FlowGenerator)
     assert pos.parametrization.positions is pos.positions.parametrization
@@ -156,7 +163,11 @@ def test_conditional_target_of_positions_uses_x_0():
 
 def test_targets_check_the_path_and_the_node_counts():
     gen = GraphGenerator.ctmc(_path())
-    with pytest.raises(TypeError, match="^GraphGenerator has no conditional target for str: it"):
+    with pytest.raises(
+        TypeError,
+        match="^GraphGenerator has no conditional target for str: it needs a path implementing "
+        "GraphMixturePath$",
+    ):
         gen.conditional_target("path", None)
     other = GraphSpace(2, 3)
     with pytest.raises(ValueError, match="^the path lives on a different graph space than the"):
