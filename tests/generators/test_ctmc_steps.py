@@ -243,3 +243,33 @@ def test_seeded_jumps_are_reproducible(method):
     rates = torch.tensor([0.0, 0.7, 0.7], dtype=D).expand(500, 3, 3)
     a, b = (jump_from_rates(rates, x, 1.0, method, _rng(11)) for _ in "ab")
     assert torch.equal(a, b) and not torch.equal(a, x)
+
+
+@pytest.mark.parametrize("head", list(CTMCHead), ids=lambda h: h.value)
+@pytest.mark.parametrize("method", METHODS, ids=lambda m: m.value)
+def test_seeded_steps_are_reproducible(head, method):
+    space = DiscreteSpace(3, 3)
+    gen = CTMCGenerator(space, LinearKappa(), head=head, method=method)
+    x = torch.zeros(400, 3, dtype=torch.long)
+    probs = torch.tensor([0.2, 0.4, 0.4], dtype=D).expand(400, 3, 3)
+    value = probs if head is CTMCHead.RATE else PosteriorValue(probs, torch.ones(400, dtype=D))
+    t = torch.full((400,), 0.3, dtype=D)
+    a, b = (gen.step(lambda y, s: value, x, t, 0.4, generator=_rng(12)) for _ in "ab")
+    assert torch.equal(a, b) and not torch.equal(a, x)
+
+
+def test_seeded_confidence_steps_are_reproducible():
+    space = DiscreteSpace(3, 2, mask=True)
+    gen = CTMCGenerator(space, LinearKappa(), method=JumpMethod.CONFIDENCE)
+    x = torch.full((400, 3), 2)
+    value = _value([[0.5, 0.5, 0.0]] * 3, 400)
+    t = torch.full((400,), 0.3, dtype=D)
+    a, b = (gen.posterior_step(value, x, t, 0.4, generator=_rng(13)) for _ in "ab")
+    assert torch.equal(a, b) and not torch.equal(a, x)
+
+
+def test_step_checks_the_times():
+    gen = CTMCGenerator(DiscreteSpace(1, 2), head=CTMCHead.RATE)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        gen.step(lambda y, s: torch.zeros(1, 1, 2), torch.zeros(1, 1, dtype=torch.long),
+                 torch.tensor([1.5]), 0.1)  # fmt: skip

@@ -126,6 +126,9 @@ def test_pin_posterior_pins_tokens_the_source_never_draws():
     assert out.dtype == torch.float32
     assert torch.equal(out, expected)
     assert pin_posterior(probs, x, None) is probs
+    # tokens below the last state only: the one-hot keeps the width of probs
+    low = pin_posterior(probs, torch.tensor([[0, 0, 0]]), source)
+    assert torch.equal(low[0, 1], torch.tensor([1.0, 0.0, 0.0]))
 
 
 def test_posterior_to_rates_scales_by_intensity_and_speed():
