@@ -20,6 +20,7 @@ Two heads parametrize the rates:
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from typing import final
@@ -130,7 +131,8 @@ class PosteriorParametrization(
         return b.intensity * (a * b.probs).sum((1, 2))
 
     def scale(self, value: PosteriorValue, factor: Tensor) -> PosteriorValue:
-        return PosteriorValue(value.probs, factor * value.intensity)
+        """``c u``: ``λ_t`` scaled by ``factor``; the speed (and ``fit``) are kept."""
+        return dataclasses.replace(value, intensity=factor * value.intensity)
 
     def posterior_mean(self, values: PosteriorValue, weights: Tensor) -> PosteriorValue:
         b, n = weights.shape

@@ -53,11 +53,10 @@ class PosteriorValue:
         and ``s = Σ_y rel`` (a position with no rate keeps ``p = δ_{x_i}``, ``s = 0``)."""
         total = rel.sum(-1)
         stay = F.one_hot(x, rel.shape[-1]).to(rel.dtype)
-        probs = torch.where(
-            total[..., None] > 0,
-            rel / total.clamp_min(torch.finfo(rel.dtype).tiny)[..., None],
-            stay,
-        )
+        positive = total[..., None] > 0
+        # divide by the total itself (1 where it is 0), not by a floor on it: a subnormal total
+        # still normalises
+        probs = torch.where(positive, rel / torch.where(positive, total[..., None], 1.0), stay)
         return PosteriorValue(probs, intensity, total)
 
 
