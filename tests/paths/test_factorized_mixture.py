@@ -130,3 +130,15 @@ def test_bad_input_names_the_argument():
         path.sample(z, t, x_0=torch.zeros(3, 3, dtype=torch.long))
     with pytest.raises(TypeError, match="^z must be int64 tokens, got torch.float32$"):
         path.sample(torch.zeros(2, 3), t)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_coins_are_uniforms_in_the_dtype_of_the_times_per_coordinate(dtype):
+    path = FactorizedMixturePath(SPACE, SOURCES["uniform"], LinearKappa())
+    n = 64
+    z = torch.zeros(n, 3, dtype=torch.long)
+    x_0 = torch.full((n, 3), 2)
+    t = torch.full((n,), 0.6, dtype=dtype)
+    s = path.sample(z, t, x_0=x_0, generator=torch.Generator().manual_seed(3))
+    u = torch.rand((n, 3), generator=torch.Generator().manual_seed(3), dtype=dtype)
+    assert torch.equal(s.x_t, torch.where(u < t[:, None], z, x_0))
