@@ -21,6 +21,10 @@ from genmatch.spaces.discrete import DiscreteSpace
 D64 = torch.float64
 
 
+def _t(v):
+    return torch.tensor(v, dtype=D64)
+
+
 class Growing(AbstractSchedule):
     """``α_t = t``, ``σ_t = 1 + t``: the noise level grows with ``t``."""
 
@@ -219,7 +223,7 @@ def test_marginal_target_is_the_posterior_average(expanded):
     x = torch.tensor([[2.0, -1.0], [0.5, 0.0], [-2.5, 1.5]], dtype=D64)
     data = torch.tensor([[1.0, 0.0], [-0.5, 2.0]], dtype=D64)
     posterior = torch.tensor([[0.25, 0.75], [1.0, 0.0], [0.5, 0.5]], dtype=D64)
-    t = torch.tensor([0.4], dtype=D64).expand(3) if expanded else torch.full((3,), 0.4, dtype=D64)
+    t = _t([0.4]).expand(3) if expanded else _t([0.2, 0.4, 0.7])  # per point: the generic sum
     q = gen.marginal_target(path, x, t, data, posterior)
     assert q.shape == (3, 2, 6)
     expected = sum(
