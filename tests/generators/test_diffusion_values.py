@@ -208,7 +208,12 @@ def test_euler_maruyama_step_is_exact_for_given_noise(structure):
     }[structure]
     value = DriftDiffusion(_t([[1.0, 2.0], [-1.0, 0.0]]), diffusion)
     x, t, h = _t([[0.0, 1.0], [2.0, 3.0]]), _t([0.1, 0.1]), 0.25
-    out = gen.step(lambda y, s: value, x, t, h, generator=torch.Generator().manual_seed(3))
+
+    def field(y, s):
+        assert y is x and s is t
+        return value
+
+    out = gen.step(field, x, t, h, generator=torch.Generator().manual_seed(3))
     noise = torch.randn(2, 2, generator=torch.Generator().manual_seed(3), dtype=D64)
     root = torch.linalg.cholesky(_as_matrix(diffusion, 2))
     expected = x + h * value.drift + 0.5 * (root @ noise[..., None])[..., 0]

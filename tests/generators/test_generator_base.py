@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from genmatch import AffineGaussianPath, CondOT, EuclideanSpace, FlowGenerator, PathSample
+from genmatch.generators import JumpGenerator, RiemannianFlowGenerator
 from genmatch.generators.base import (
     AbstractGenerator,
     AbstractLinearParametrization,
@@ -20,6 +21,11 @@ from genmatch.generators.base import (
     same_shape_field,
 )
 from genmatch.generators.flow import VelocityParametrization
+from genmatch.generators.jump import JumpHead
+from genmatch.manifolds import Hypersphere
+from genmatch.paths.kappa import LinearKappa
+from genmatch.spaces import ManifoldSpace
+from genmatch.spaces.discrete import DiscreteSpace
 
 D64 = torch.float64
 
@@ -219,3 +225,27 @@ def test_marginal_target_is_the_posterior_average_of_conditional_targets():
     ):
         gen.conditional_target(object(), sample)
     assert issubclass(UnsupportedPathError, TypeError)
+
+
+def test_field_passes_points_and_times_to_constrain():
+    """The tangent projection reads ``x``, the state-jump intensity ``κ̇/(1 − κ)`` reads ``t``."""
+    sphere = ManifoldSpace(Hypersphere(3), (3,))
+    gen = RiemannianFlowGenerator(sphere)
+    x, t = _t([[1.0, 0.0, 0.0]]), _t([0.5])
+
+    def net(y, s, *condition):
+        return {"velocity": torch.ones_like(y) * (1 + len(condition))}
+
+    for field, scale in ((gen.field(net), 1.0), (gen.field(net, condition="c"), 2.0)):
+        value = field(x, t)
+        assert value.x is x and value.v.tolist() == [[0.0, scale, scale]]
+    space = DiscreteSpace(1, 2)
+    jumps = JumpGenerator(space, LinearKappa(), head=JumpHead.STATES)
+
+    def logits(y, s, *condition):
+        return {"jump_logits": torch.zeros(y.shape[0], 2, dtype=D64)}
+
+    tok = torch.tensor([[0]])
+    for field in (jumps.field(logits), jumps.field(logits, condition="c")):
+        value = field(tok, _t([0.75]))
+        assert value.intensity.tolist() == [4.0] and value.weights.tolist() == [[0.5, 0.5]]
