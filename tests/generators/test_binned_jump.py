@@ -289,3 +289,41 @@ def test_discrete_space_has_no_binned_heads():
         "jump_intensity": (3,),
         "jump_logits": (3, 2),
     }
+
+
+def test_propose_is_exact_for_given_random_draws():
+    """Mask ``U < 1 − e^{−hλ}``, bin ``k ~ J`` (any bin for an all-zero row), ``low + (k + V) w``.
+
+    Replays the draws from a generator seeded alike."""
+    gen = BinnedJumpGenerator(Bins(-1.0, 1.0, 4))
+    value = _t(
+        [
+            [[0.1, 0.2, 0.3, 0.2], [0.0, 0.0, 0.0, 0.0]],
+            [[0.4, 0.1, 0.1, 0.1], [0.2, 0.2, 0.1, 0.3]],
+            [[0.3, 0.3, 0.2, 0.1], [0.1, 0.1, 0.1, 0.1]],
+        ]
+    )
+    x, t, h = _t([[5.0, 6.0], [7.0, 8.0], [9.0, 10.0]]), _t([0.1, 0.2, 0.3]), 2.0
+    prop = gen.propose(value, x, t, h, generator=torch.Generator().manual_seed(11))
+    again = gen.propose(value, x, t, h, generator=torch.Generator().manual_seed(11))
+    assert prop.mask.tolist() == again.mask.tolist()
+    assert prop.destination.tolist() == again.destination.tolist()
+    rng = torch.Generator().manual_seed(11)
+    mask = torch.rand(3, 2, generator=rng, dtype=D64) < 1 - torch.exp(-h * value.sum(-1))
+    probs = value.reshape(6, 4).clone()
+    probs[1] = 1.0  # the all-zero row: any bin
+    k = torch.multinomial(probs, 1, generator=rng).reshape(3, 2)
+    u = torch.rand(3, 2, generator=rng, dtype=D64)
+    assert prop.mask.tolist() == mask.tolist()
+    assert 0 < int(mask.sum()) < 6  # both outcomes occur
+    torch.testing.assert_close(prop.destination, -1.0 + (k.to(D64) + u) * 0.5, atol=0, rtol=0)
+    assert prop.destination.dtype == D64 and prop.mask.dtype == torch.bool
+
+
+def test_marginal_target_of_an_unsupported_path_raises():
+    gen = BinnedJumpGenerator(Bins(-3.0, 3.0, 6))
+    x = torch.zeros(2, 1, dtype=D64)
+    with pytest.raises(UnsupportedPathError, match="BinnedJumpGenerator has no conditional"):
+        gen.marginal_target(
+            object(), x, _t([0.5]).expand(2), torch.zeros(3, 1, dtype=D64), torch.ones(2, 3) / 3
+        )

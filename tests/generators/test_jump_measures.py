@@ -43,6 +43,10 @@ def test_normalize_sums_to_one_even_for_subnormal_masses():
     assert normalize(torch.tensor([[2.0, 0.0, 2.0]])).tolist() == [[0.5, 0.0, 0.5]]
 
 
+def _t(v):
+    return torch.tensor(v, dtype=D64)
+
+
 def _atomic(intensity, atoms, weights):
     return AtomicJumpMeasure(
         torch.tensor(intensity, dtype=D64),
@@ -298,3 +302,21 @@ def test_jump_proposal_and_probability_helpers():
     check_intensity(torch.tensor([0.0, math.inf]))
     with pytest.raises(ValueError, match=r"must be >= 0, got \[nan\]"):
         jump_probability(torch.tensor([math.nan, 1.0]), 1.0)
+
+
+def test_propose_is_exact_for_given_random_draws():
+    space = EuclideanSpace(1)
+    gen = JumpGenerator(space)
+    atoms = _t([[1.0], [2.0], [3.0], [4.0], [5.0], [6.0]])
+    weights = _t([[0.2, 0.8], [0.5, 0.5], [0.9, 0.1]])
+    q = AtomicJumpMeasure(_t([0.5, 2.0, 1.0]), atoms, weights)
+    x, t = torch.zeros(3, 1, dtype=D64), _t([0.1, 0.2, 0.3])
+    prop = gen.propose(q, x, t, 0.5, generator=torch.Generator().manual_seed(5))
+    again = gen.propose(q, x, t, 0.5, generator=torch.Generator().manual_seed(5))
+    assert prop.mask.tolist() == again.mask.tolist()
+    assert prop.destination.tolist() == again.destination.tolist()
+    rng = torch.Generator().manual_seed(5)
+    u = torch.rand(3, generator=rng, dtype=D64)
+    j = torch.multinomial(weights, 1, generator=rng)[:, 0]
+    assert prop.mask.tolist() == (u < 1 - torch.exp(-0.5 * q.intensity)).tolist()
+    assert prop.destination[:, 0].tolist() == (1.0 + 2 * torch.arange(3) + j).tolist()
