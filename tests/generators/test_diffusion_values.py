@@ -256,3 +256,21 @@ def test_kicks_for_every_coefficient_form():
     with value_checks(False):
         assert diffusion_kick(_t([-1.0]), noise).tolist() == [[0.0, -0.0]]
         assert diffusion_kick(_t([[-1.0, 4.0]]), noise).tolist() == [[0.0, -4.0]]
+
+
+def test_values_over_a_batch_of_two():
+    """Per-point sums and scalings, and the strictly lower triangle of the FULL head."""
+    a = DriftDiffusion(_t([[1.0, 2.0], [0.0, 3.0]]), _t([[1.0, 0.0], [2.0, 2.0]]))
+    assert DriftDiffusionMSE().phi(a).tolist() == [6.0, 17.0]
+    param = DriftDiffusionParametrization(S.DIAGONAL)
+    scaled = param.scale(a, _t([2.0, 3.0]))
+    assert scaled.drift.tolist() == [[2.0, 4.0], [0.0, 9.0]]
+    full = DriftDiffusionParametrization(S.FULL).constrain(
+        {"drift": a.drift[:1], "diffusion": _t([[[1.0, 0.0], [0.0, 1.0]]])},
+        torch.zeros(1, 2, dtype=D64),
+        torch.zeros(1, dtype=D64),
+    )
+    sp = math.log1p(math.e)
+    torch.testing.assert_close(full.diffusion, _t([[[sp**2, 0.0], [0.0, sp**2]]]))
+    with pytest.raises(ValueError, match="smallest eigenvalue -0.5"):
+        diffusion_kick(_t([[[1.0, 0.0], [0.0, 1.0]], [[0.5, 0.0], [0.0, -0.5]]]), torch.ones(2, 2))
