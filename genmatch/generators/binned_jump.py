@@ -14,7 +14,12 @@ from genmatch._checks import check_nonsingular, check_positive_int
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.divergences.generalized_kl import GeneralizedKL
 from genmatch.generators.base import AbstractLinearParametrization, TestFunction
-from genmatch.generators.jump_base import AbstractJumpGenerator, JumpProposal, jump_probability
+from genmatch.generators.jump_base import (
+    AbstractJumpGenerator,
+    JumpProposal,
+    jump_probability,
+    normalize,
+)
 from genmatch.guidance.base import AbstractGuidableParametrization, geometric
 from genmatch.paths.base import AbstractConditionalPath, AbstractGaussianPath, PathSample
 from genmatch.spaces.base import AbstractStateSpace
@@ -123,7 +128,8 @@ class BinnedJumpGenerator(AbstractJumpGenerator):
 
     The bin integrals are exact: ``∂_t p = −∂_y(p v)`` with ``v`` the conditional velocity, so
     ``∫_a^b ∂_t p = p(a)v(a) − p(b)v(b)``, restricted to the interval where ``∂_t p > 0``
-    (between the roots of a quadratic in ``(y − α_t z)/σ_t``). For CondOT in 1-D,
+    (between the roots of a quadratic in ``(y − α_t z)/σ_t`` where ``σ_t`` shrinks, outside
+    them where it grows). For CondOT in 1-D,
     ``∂_t log p = −k_t/(1 − t)³`` with ``k_t = x² − (1 + t)xz − (1 − t)² + tz²``.
 
     Divergence: the generalized KL on the measure ``Q = λ J`` (one Bregman divergence on the
@@ -188,16 +194,20 @@ class BinnedJumpGenerator(AbstractJumpGenerator):
         c2 = (dsig / sig).expand_as(z)
         c1 = da * z / sig
         disc = torch.sqrt(c1**2 + 4 * c2**2)
-        quadratic = c2 < -1e-12 * (c1.abs() + 1)
+        quadratic = c2.abs() > 1e-12 * (c1.abs() + 1)
+        shrinks, grows = quadratic & (c2 < 0), quadratic & (c2 > 0)
         safe_c2 = torch.where(quadratic, c2, -torch.ones_like(c2))
-        r1, r2 = (-c1 + disc) / (2 * safe_c2), (-c1 - disc) / (2 * safe_c2)  # r1 < r2 for c2 < 0
+        r1, r2 = (-c1 + disc) / (2 * safe_c2), (-c1 - disc) / (2 * safe_c2)
+        r_lo, r_hi = torch.minimum(r1, r2), torch.maximum(r1, r2)
+        # ∂_t p > 0 on (lo, hi) ∪ (lo_2, ∞): between the roots where σ shrinks (c2 < 0),
+        # outside them where σ grows (c2 > 0), on one side of 0 where ∂_t p is linear in u.
         inf = torch.full_like(c1, math.inf)
-        lo = torch.where(quadratic, r1, torch.where(c1 > 0, torch.zeros_like(c1), -inf))
-        hi = torch.where(quadratic, r2, torch.where(c1 < 0, torch.zeros_like(c1), inf))
-        hi = torch.where(~quadratic & (c1 == 0), -inf, hi)  # ∂_t p ≡ 0: no positive part
+        zero = torch.zeros_like(c1)
+        lo = torch.where(shrinks, r_lo, torch.where(~grows & (c1 > 0), zero, -inf))
+        linear_hi = torch.where(c1 > 0, inf, torch.where(c1 < 0, zero, -inf))  # -inf: ∂_t p ≡ 0
+        hi = torch.where(shrinks, r_hi, torch.where(grows, r_lo, linear_hi))
+        lo_2 = torch.where(grows, r_hi, inf)
         u_edges = (edges - (a * z).unsqueeze(-1)) / sig.unsqueeze(-1)  # (..., K + 1)
-        u_a = torch.maximum(u_edges[..., :-1], lo.unsqueeze(-1))
-        u_b = torch.minimum(u_edges[..., 1:], hi.unsqueeze(-1))
 
         def flux(u: Tensor) -> Tensor:  # p(y) v(y) dy/du in standard-normal units, finite at ±inf
             finite = torch.isfinite(u)
@@ -205,10 +215,13 @@ class BinnedJumpGenerator(AbstractJumpGenerator):
             val = _normal_pdf(u0) * (c2.unsqueeze(-1) * u0 + c1.unsqueeze(-1))
             return torch.where(finite, val, torch.zeros_like(val))
 
-        mass = torch.where(u_b > u_a, flux(u_a) - flux(u_b), torch.zeros_like(u_a)).clamp_min(0)
-        total = mass.sum(-1, keepdim=True)
-        uniform = torch.full_like(mass, 1.0 / self.bins.num)
-        return torch.where(total > 0, mass / total.clamp_min(torch.finfo(mass.dtype).tiny), uniform)
+        def piece(lo: Tensor, hi: Tensor) -> Tensor:  # ∫ ∂_t p over each bin ∩ (lo, hi)
+            u_a = torch.maximum(u_edges[..., :-1], lo.unsqueeze(-1))
+            u_b = torch.minimum(u_edges[..., 1:], hi.unsqueeze(-1))
+            return torch.where(u_b > u_a, flux(u_a) - flux(u_b), torch.zeros_like(u_a))
+
+        mass = (piece(lo, hi) + piece(lo_2, inf)).clamp_min(0)
+        return normalize(mass)
 
     def marginal_target(
         self,

@@ -211,6 +211,11 @@ class DiffusionGenerator(AbstractGenerator):
     parametrization: DriftDiffusionParametrization = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.coefficient is not None and not callable(self.coefficient):
+            raise TypeError(
+                "coefficient must be a function (x, t, z) ↦ g² of shape (batch,), or None "
+                f"for g² = 1; got {type(self.coefficient).__name__}"
+            )
         check_enum(self.structure, DiffusionStructure, "structure")
         check_instance(self.divergence, AbstractBregmanDivergence, "divergence")
         object.__setattr__(self, "parametrization", DriftDiffusionParametrization(self.structure))
@@ -234,17 +239,18 @@ class DiffusionGenerator(AbstractGenerator):
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
             g2 = self._g2(xg, t, z)
+            if not isinstance(g2, Tensor) or g2.shape != t.shape:
+                raise ValueError(
+                    f"coefficient(x, t, z) must return g² as a tensor of shape "
+                    f"{tuple(t.shape)}, got "
+                    f"{tuple(g2.shape) if isinstance(g2, Tensor) else type(g2).__name__}"
+                )
             grad_g2 = (
                 torch.autograd.grad(g2.sum(), xg, allow_unused=True)[0]
                 if g2.requires_grad
                 else None
             )
         g2 = g2.detach()
-        if not isinstance(g2, Tensor) or g2.shape != t.shape:
-            raise ValueError(
-                f"coefficient(x, t, z) must return g² of shape {tuple(t.shape)}, got "
-                f"{tuple(g2.shape) if isinstance(g2, Tensor) else type(g2).__name__}"
-            )
         if value_checks_enabled() and not bool((g2 >= 0).all()):
             raise ValueError(
                 f"the coefficient g² must be >= 0 (it is a variance rate), got minimum "

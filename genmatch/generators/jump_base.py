@@ -101,3 +101,15 @@ def jump_probability(intensity: Tensor, h: float) -> Tensor:
     """
     check_intensity(intensity)
     return -torch.expm1(-h * intensity)
+
+
+def normalize(mass: Tensor) -> Tensor:
+    """``mass / Σ mass`` along the last dimension; uniform rows where the masses are all 0.
+
+    The masses are divided by their largest entry first, so rows sum to 1 even where the
+    total underflows to a subnormal number. Shapes: ``(..., n)`` in and out.
+    """
+    peak = mass.amax(-1, keepdim=True)
+    scaled = mass / torch.where(peak > 0, peak, torch.ones_like(peak))
+    uniform = torch.full_like(mass, 1.0 / mass.shape[-1])
+    return torch.where(peak > 0, scaled / scaled.sum(-1, keepdim=True).clamp_min(1.0), uniform)

@@ -12,6 +12,7 @@ from torch import Tensor
 from genmatch.divergences.base import AbstractBregmanDivergence
 from genmatch.divergences.kl import KLDivergence
 from genmatch.generators.base import AbstractLinearParametrization, TestFunction
+from genmatch.generators.jump_base import normalize
 from genmatch.guidance.base import (
     AbstractGuidableParametrization,
     AbstractTiltableParametrization,
@@ -101,12 +102,8 @@ class AtomicJumpParametrization(AbstractLinearParametrization, AbstractTiltableP
         b, n = weights.shape
         lam = values.intensity.reshape(b, n)
         mass = (weights * lam)[:, :, None] * values.weights.reshape(b, n, -1)
-        total = mass.sum((1, 2))
-        uniform = torch.full_like(mass, 1.0 / mass[0].numel())
-        safe = torch.where(
-            total[:, None, None] > 0, mass / total.clamp_min(1e-300)[:, None, None], uniform
-        )
-        return AtomicJumpMeasure(intensity=total, atoms=values.atoms, weights=safe.reshape(b, -1))
+        mass = mass.reshape(b, -1)
+        return AtomicJumpMeasure(intensity=mass.sum(1), atoms=values.atoms, weights=normalize(mass))
 
     def tilt(
         self,
@@ -225,10 +222,7 @@ def _reweighted(value: AtomicJumpMeasure, mass: Tensor) -> AtomicJumpMeasure:
     """The measure ``λ Σ_j m_j δ_{a_j}`` for new unnormalised masses ``m`` ``(batch, n)`` on
     ``value``'s atoms: intensity ``λ Σ_j m_j``, weights ``m / Σ m`` (uniform where ``Σ m = 0``,
     with intensity 0)."""
-    total = mass.sum(1)
-    uniform = torch.full_like(mass, 1.0 / mass.shape[1])
-    weights = torch.where(total[:, None] > 0, mass / total.clamp_min(1e-300)[:, None], uniform)
-    return AtomicJumpMeasure(value.intensity * total, value.atoms, weights)
+    return AtomicJumpMeasure(value.intensity * mass.sum(1), value.atoms, normalize(mass))
 
 
 @final
