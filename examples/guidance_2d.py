@@ -72,9 +72,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     space = gm.EuclideanSpace(2)
     path, flow = gm.AffineGaussianPath(gm.CondOT()), gm.FlowGenerator()
     torch.manual_seed(args.seed)
-    net = gm.MLP(
-        space, flow.head_shapes(space), hidden=128, condition=gm.nn.LabelEmbedding(8, 32)
-    )
+    net = gm.MLP(space, flow.head_shapes(space), hidden=128, condition=gm.nn.LabelEmbedding(8, 32))
     loss = gm.GeneratorMatchingLoss(path, flow, p_uncond=args.p_uncond)
     result = gm.train(
         loss, net, data["x"], conditions=data["label"][:, 0], steps=args.steps,

@@ -28,7 +28,7 @@ def test_encode_decode_round_trip_and_the_mask_glyph():
 
 def test_help_text_is_printable_and_sections_are_checked():
     text = help_text(["for"])
-    assert text.startswith("The \"for\" statement") and all(
+    assert text.startswith('The "for" statement') and all(
         32 <= ord(c) < 127 or c == "\n" for c in text
     )
     with pytest.raises(KeyError, match="unknown help sections"):
