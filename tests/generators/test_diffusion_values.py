@@ -304,7 +304,8 @@ def test_diffusion_messages_in_full():
         DiffusionGenerator().step(lambda y, s: bad, torch.zeros(2, 3), torch.zeros(2), 0.1)
     with pytest.raises(
         ValueError,
-        match=r"^diffusion coefficient Σ is not positive semi-definite: smallest eigenvalue -2e-06$",
+        match=r"^diffusion coefficient Σ is not positive semi-definite: smallest "
+        r"eigenvalue -2e-06$",
     ):
         diffusion_kick(_t([[[0.5, 0.0], [0.0, -2e-6]]]), _t([[1.0, 1.0]]))
 
