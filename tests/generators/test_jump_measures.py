@@ -367,3 +367,17 @@ def test_intensity_messages_and_the_atomic_marginal():
     assert m.intensity.tolist() == [2.0, 4.0]  # κ̇/(1 − κ), whatever the posterior
     assert m.weights.tolist() == posterior.tolist()
     assert m.atoms.tolist() == [[1.0], [2.0], [1.0], [2.0]]
+
+
+def test_atomic_tilt_keeps_the_dtype_of_float32_measures():
+    f32 = torch.float32
+    q = AtomicJumpMeasure(
+        torch.tensor([2.0], dtype=f32),
+        torch.tensor([[0.0], [1.0]], dtype=f32),
+        torch.tensor([[0.5, 0.5]], dtype=f32),
+    )
+    t = torch.tensor([0.5], dtype=f32)
+    out = AtomicJumpParametrization().tilt(
+        q, torch.tensor([[0.5]], dtype=f32), t, BoundLikelihood(_likelihood(), t), _t([1.0]), None
+    )
+    assert out.weights.dtype == f32 and out.intensity.dtype == f32
