@@ -327,3 +327,62 @@ def test_marginal_target_of_an_unsupported_path_raises():
         gen.marginal_target(
             object(), x, _t([0.5]).expand(2), torch.zeros(3, 1, dtype=D64), torch.ones(2, 3) / 3
         )
+
+
+def test_bin_distribution_near_the_quadratic_threshold():
+    """``c1 = 0``: below ``|c2| = 1e-12`` the density does not move (uniform bins); above
+    it the two tails carry the mass, the same for every ``c2 > 0`` (it scales out)."""
+    gen = BinnedJumpGenerator(Bins(-4.0, 4.0, 4))
+    z, zero, one = (
+        torch.zeros(1, 1, dtype=D64),
+        torch.zeros(1, 1, dtype=D64),
+        torch.ones(1, 1, dtype=D64),
+    )
+
+    def j(c2):
+        return gen._bin_distribution(z, zero, one, zero, torch.full((1, 1), c2, dtype=D64))[0, 0]
+
+    uniform = torch.full((4,), 0.25, dtype=D64)
+    for c2 in (0.0, 1e-13, 1e-12):
+        torch.testing.assert_close(j(c2), uniform, atol=1e-15, rtol=0)
+    phi = lambda u: math.exp(-0.5 * u * u) / math.sqrt(2 * math.pi)  # noqa: E731
+    inner, outer = phi(1) - 2 * phi(2), 2 * phi(2) - 4 * phi(4)
+    tails = torch.tensor([outer, inner, inner, outer], dtype=D64) / (2 * (inner + outer))
+    for c2 in (1.5e-12, 0.5):
+        torch.testing.assert_close(j(c2), tails, atol=1e-14, rtol=0)
+    # a flat batch (no event dimensions): each point its own noise
+    flat = gen._bin_distribution(
+        torch.zeros(2, dtype=D64),
+        torch.zeros(2, dtype=D64),
+        _t2([1.0, 2.0]),
+        torch.zeros(2, dtype=D64),
+        _t2([0.0, 1.0]),
+    )
+    torch.testing.assert_close(flat[0], uniform, atol=1e-15, rtol=0)
+    # σ = 2, c2 = 1/2: tails beyond |u| = 1, i.e. |y| = 2: bins [-4, -2] and [2, 4] only
+    torch.testing.assert_close(flat[1], _t2([0.5, 0.0, 0.0, 0.5]), atol=1e-15, rtol=0)
+
+
+def _t2(v):
+    return torch.tensor(v, dtype=D64)
+
+
+def test_test_operator_for_one_point_and_a_bin_width_below_one():
+    param = BinnedJumpParametrization(Bins(0.0, 1.4, 2), quadrature=3)
+
+    def f(x):
+        return x[:, 0] ** 2 + 2 * x[:, 1]
+
+    # midpoints (j + 1/2)/3 · 0.7 (+ 0.7): means 0.35 and 1.05, of y² 0.49 · 35/108 (+ 0.98)
+    sq = 0.49 * 35 / 108
+
+    def expected(points):
+        return _t2(
+            [[[sq - a * a, sq + 0.98 - a * a], [2 * (0.35 - b), 2 * (1.05 - b)]] for a, b in points]
+        )
+
+    for points in ([[0.5, 1.0]], [[0.5, 1.0], [0.0, 0.0], [1.0, -1.0]]):
+        k = param.test_operator(f, _t2(points))
+        torch.testing.assert_close(k, expected(points), atol=1e-15, rtol=0)
+    a = torch.arange(12, dtype=D64).reshape(2, 3, 2)
+    assert param.inner(a, torch.ones_like(a), torch.zeros(2, 3, dtype=D64)).tolist() == [15.0, 51.0]

@@ -274,3 +274,63 @@ def test_values_over_a_batch_of_two():
     torch.testing.assert_close(full.diffusion, _t([[[sp**2, 0.0], [0.0, sp**2]]]))
     with pytest.raises(ValueError, match="smallest eigenvalue -0.5"):
         diffusion_kick(_t([[[1.0, 0.0], [0.0, 1.0]], [[0.5, 0.0], [0.0, -0.5]]]), torch.ones(2, 2))
+
+
+def test_diffusion_messages_in_full():
+    with pytest.raises(
+        TypeError,
+        match=r"^coefficient must be a function \(x, t, z\) ↦ g² of shape \(batch,\), or None "
+        r"for g² = 1; got float$",
+    ):
+        DiffusionGenerator(3.0)
+    sample = PathSample(x_t=X, t=T, z=Z)
+    with pytest.raises(
+        UnsupportedPathError,
+        match=r"^DiffusionGenerator has no conditional target for object: it needs a path "
+        r"implementing AbstractGaussianPath$",
+    ):
+        DiffusionGenerator().conditional_target(object(), sample)
+    with pytest.raises(
+        ValueError,
+        match=r"^the diffusion's conditional drift \(it has the score\) is singular where sigma_t",
+    ):
+        DiffusionGenerator().conditional_target(PATH, PathSample(X, torch.ones(2, dtype=D64), Z))
+    bad = DriftDiffusion(torch.zeros(2, 3), torch.ones(3))
+    with pytest.raises(
+        ValueError,
+        match=r"^the field returned a diffusion coefficient of shape \(3,\); for points \(2, 3\) "
+        r"it must be \(batch,\), \(batch, d\) or \(batch, d, d\)$",
+    ):
+        DiffusionGenerator().step(lambda y, s: bad, torch.zeros(2, 3), torch.zeros(2), 0.1)
+    with pytest.raises(
+        ValueError,
+        match=r"^diffusion coefficient Σ is not positive semi-definite: smallest "
+        r"eigenvalue -2e-06$",
+    ):
+        diffusion_kick(_t([[[0.5, 0.0], [0.0, -2e-6]]]), _t([[1.0, 1.0]]))
+
+
+def test_a_coefficient_that_needs_grad_but_ignores_x_has_no_gradient_term():
+    p = torch.tensor(0.5, dtype=D64, requires_grad=True)
+    sample = PathSample(x_t=X, t=T, z=Z)
+    value = DiffusionGenerator(lambda x, t, z: p * torch.ones_like(t)).conditional_target(
+        PATH, sample
+    )
+    constant = DiffusionGenerator(lambda x, t, z: 0.5 * torch.ones_like(t)).conditional_target(
+        PATH, sample
+    )
+    torch.testing.assert_close(value.drift, constant.drift, atol=1e-15, rtol=0)
+    assert value.diffusion.tolist() == [0.5, 0.5]
+
+
+def test_kick_tolerances_per_point_and_at_the_boundary():
+    noise = _t([[1.0, 1.0], [1.0, 1.0]])
+    # each point's tolerance scales with its own largest eigenvalue, not the batch's
+    with pytest.raises(ValueError, match=r"smallest eigenvalue -2e-06$"):
+        diffusion_kick(_t([[[100.0, 0.0], [0.0, 1.0]], [[0.5, 0.0], [0.0, -2e-6]]]), noise)
+    # an eigenvalue of exactly −1e-6·max(1, |λ|) is still accepted (clamped to 0)
+    kick = diffusion_kick(_t([[[0.5, 0.0], [0.0, -1e-6]]]), noise[:1])
+    torch.testing.assert_close(kick, _t([[0.5**0.5, 0.0]]), atol=1e-15, rtol=0)
+    # a zero scalar or diagonal coefficient is valid: no kick
+    assert diffusion_kick(_t([0.0]), noise[:1]).tolist() == [[0.0, 0.0]]
+    assert diffusion_kick(_t([[0.0, 4.0]]), noise[:1]).tolist() == [[0.0, 2.0]]

@@ -205,3 +205,45 @@ def test_left_manifold_message():
     assert msg.startswith("a Hypersphere step from t=0.5 with h=0.125 left the manifold (second).")
     assert "use float64, smaller steps, or a field of bounded Riemannian norm" in msg
     assert "left the manifold (). The velocity" in _left_manifold(SPHERE, _t([0.5]), 0.1, "")
+
+
+def test_flow_messages_and_time_checks_in_full():
+    param = VelocityParametrization()
+    x, t = _t([[1.0, 2.0]]), _t([0.5])
+    bound = BoundLikelihood(lambda y, s: y.sum(1), t)
+    mixture = MixturePath(EuclideanSpace(2), GaussianSource(EuclideanSpace(2)), LinearKappa())
+    with pytest.raises(
+        TypeError, match=r"^predictor guidance of a flow needs an AbstractGaussianPath, got Mixt"
+    ):
+        param.tilt(x, x, t, bound, _t([1.0]), mixture)
+    with pytest.raises(ValueError, match=r"^t must lie in \[0, 1\]; got values such as \[1.5\]$"):
+        FlowGenerator().step(lambda y, s: y, x, _t([1.5]), 0.5)
+
+
+def test_riemannian_messages_in_full():
+    gen = RiemannianFlowGenerator(SPHERE)
+    x, t = _t([[1.0, 0.0, 0.0]]), _t([0.25])
+    with pytest.raises(ValueError, match=r"^the solver must be built on the generator's space$"):
+        RiemannianFlowGenerator(SPHERE, RiemannianEuler(ManifoldSpace(Hypersphere(3), (3,))))
+    s = PathSample(x_t=x, t=t, z=x)
+    with pytest.raises(
+        UnsupportedPathError,
+        match=r"^RiemannianFlowGenerator has no conditional target for object: it needs a path "
+        r"implementing AbstractInterpolantPath\.conditional_velocity$",
+    ):
+        gen.conditional_target(object(), s)
+    with pytest.raises(ValueError, match=r"^t must lie in \[0, 1\]; got values such as \[1.5\]$"):
+        gen.step(lambda y, s: torch.zeros_like(y), x, _t([1.5]), 0.1)
+    with pytest.raises(
+        ValueError, match=r"^x is not on Hypersphere: \|x\| != 1 \(max deviation 1.00e\+00, atol"
+    ):
+        gen.step(lambda y, s: torch.zeros_like(y), 2 * x, t, 0.1)
+    with pytest.raises(
+        FloatingPointError,
+        match=r"^a Hypersphere step from t=0.25 with h=0.1 left the manifold \(the step's result "
+        r"contains NaN or Inf values\)\. The velocity field is probably unbounded in the metric "
+        r"there \(an exact flow can reach the boundary of SPD or infinity on hyperbolic space in "
+        r"finite time\), or float32 rounding built up: use float64, smaller steps, or a field of "
+        r"bounded Riemannian norm$",
+    ):
+        gen.step(lambda y, s: torch.full_like(y, math.nan), x, t, 0.1)

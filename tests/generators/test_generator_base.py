@@ -22,6 +22,7 @@ from genmatch.generators.base import (
 )
 from genmatch.generators.flow import VelocityParametrization
 from genmatch.generators.jump import JumpHead
+from genmatch.generators.jump_measures import AtomicJumpMeasure
 from genmatch.manifolds import Hypersphere
 from genmatch.paths.kappa import LinearKappa
 from genmatch.spaces import ManifoldSpace
@@ -249,3 +250,36 @@ def test_field_passes_points_and_times_to_constrain():
     for field in (jumps.field(logits), jumps.field(logits, condition="c")):
         value = field(tok, _t([0.75]))
         assert value.intensity.tolist() == [4.0] and value.weights.tolist() == [[0.5, 0.5]]
+
+
+class Recording(Shift):
+    """A generator whose step records the time and the random generator it is given."""
+
+    def step(self, field, x, t, h, *, generator=None):
+        self.seen = (t, generator)
+        return x + h * field(x, t)
+
+
+def test_move_passes_the_time_and_the_random_generator_to_step():
+    gen = Recording()
+    x, t, rng = _t([[1.0]]), _t([0.5]), torch.Generator()
+    assert gen.move(lambda y, s: y * s[:, None], x, t, 0.5, generator=rng).tolist() == [[1.25]]
+    assert gen.seen[0] is t and gen.seen[1] is rng
+
+
+def test_jump_step_replays_its_random_draws_and_checks_times():
+    space = EuclideanSpace(1)
+    gen = JumpGenerator(space)
+    # 32 points, two atoms each, a jump with probability 1 − e^{−1}: the draws of another
+    # generator would give the same result with probability about 2^{-32}
+    atoms = torch.arange(1.0, 65.0, dtype=D64)[:, None]
+    q = AtomicJumpMeasure(
+        torch.full((32,), 2.0, dtype=D64), atoms, torch.full((32, 2), 0.5, dtype=D64)
+    )
+    x, t = torch.zeros(32, 1, dtype=D64), torch.full((32,), 0.25, dtype=D64)
+    out = gen.step(lambda y, s: q, x, t, 0.5, generator=torch.Generator().manual_seed(5))
+    prop = gen.propose(q, x, t, 0.5, generator=torch.Generator().manual_seed(5))
+    assert out.tolist() == prop.apply(x).tolist()
+    assert 0 < int((out != 0).sum()) < 32
+    with pytest.raises(ValueError, match=r"^t must lie in \[0, 1\]; got values such as \[1.5\]$"):
+        gen.step(lambda y, s: q, x, t.index_fill(0, torch.tensor([3]), 1.5), 0.5)

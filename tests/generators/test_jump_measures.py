@@ -320,3 +320,64 @@ def test_propose_is_exact_for_given_random_draws():
     j = torch.multinomial(weights, 1, generator=rng)[:, 0]
     assert prop.mask.tolist() == (u < 1 - torch.exp(-0.5 * q.intensity)).tolist()
     assert prop.destination[:, 0].tolist() == (1.0 + 2 * torch.arange(3) + j).tolist()
+
+
+def _repeating(y, s):
+    """``s · y_0`` with the points' times repeated to the atoms (the contract of ``evaluate``)."""
+    return s.repeat_interleave(y.shape[0] // s.shape[0]) * y[:, 0]
+
+
+def test_atomic_values_over_two_points_and_two_atoms_per_latent():
+    param = AtomicJumpParametrization()
+    with pytest.raises(
+        TypeError,
+        match=r"^AtomicJumpParametrization values come from targets and oracles, not networks$",
+    ):
+        param.constrain({}, torch.zeros(1, 1), torch.zeros(1))
+    values = _atomic([1.0, 2.0], [[0.0], [1.0], [2.0], [3.0]], [[0.25, 0.75], [0.5, 0.5]])
+    mean = param.posterior_mean(values, _t([[0.5, 0.5]]))
+    assert mean.intensity.tolist() == [1.5]
+    torch.testing.assert_close(
+        mean.weights, _t([[1 / 12, 1 / 4, 1 / 3, 1 / 3]]), atol=1e-15, rtol=0
+    )
+    q = _atomic([2.0, 1.0], [[0.0], [1.0], [0.0], [1.0]], [[0.5, 0.5], [0.25, 0.75]])
+    t = _t([0.5, 0.5])
+    out = param.tilt(q, _t([[0.5], [0.0]]), t, BoundLikelihood(_repeating, t), _t([1.0, 1.0]), None)
+    r = torch.exp(_t([[-0.25, 0.75], [0.0, 1.0]])) * q.weights
+    torch.testing.assert_close(out.intensity, q.intensity * r.sum(1), atol=1e-14, rtol=0)
+    torch.testing.assert_close(out.weights, r / r.sum(1, keepdim=True), atol=1e-15, rtol=0)
+    scaled = StateJumpParametrization(SPACE, LinearKappa()).scale(q, _t([2.0, 0.5]))
+    assert scaled.intensity.tolist() == [4.0, 0.5] and scaled.atoms is q.atoms
+
+
+def test_intensity_messages_and_the_atomic_marginal():
+    with pytest.raises(
+        ValueError, match=r"^jump intensities must be >= 0, got \[-1.0, -2.0, -3.0\]$"
+    ):
+        check_intensity(_t([-1.0, 0.0, 2.0, -2.0, -3.0, -4.0]))
+    with pytest.raises(
+        ValueError, match=r"^JumpHead.STATES needs the mixture path's kappa schedule$"
+    ):
+        JumpGenerator(SPACE, head=JumpHead.STATES)
+    space = EuclideanSpace(1)
+    path = MixturePath(space, GaussianSource(space), LinearKappa())
+    x, t = _t([[0.0], [5.0]]), _t([0.5, 0.75])
+    data, posterior = _t([[1.0], [2.0]]), _t([[0.25, 0.75], [0.5, 0.5]])
+    m = JumpGenerator(space).marginal_target(path, x, t, data, posterior)
+    assert m.intensity.tolist() == [2.0, 4.0]  # κ̇/(1 − κ), whatever the posterior
+    assert m.weights.tolist() == posterior.tolist()
+    assert m.atoms.tolist() == [[1.0], [2.0], [1.0], [2.0]]
+
+
+def test_atomic_tilt_keeps_the_dtype_of_float32_measures():
+    f32 = torch.float32
+    q = AtomicJumpMeasure(
+        torch.tensor([2.0], dtype=f32),
+        torch.tensor([[0.0], [1.0]], dtype=f32),
+        torch.tensor([[0.5, 0.5]], dtype=f32),
+    )
+    t = torch.tensor([0.5], dtype=f32)
+    out = AtomicJumpParametrization().tilt(
+        q, torch.tensor([[0.5]], dtype=f32), t, BoundLikelihood(_likelihood(), t), _t([1.0]), None
+    )
+    assert out.weights.dtype == f32 and out.intensity.dtype == f32
