@@ -1,6 +1,6 @@
 """Protein sequence and backbone co-design: one network for the joint, folding and inverse folding.
 
-Run:  python examples/protein_codesign.py [--steps 3000] [--out outputs/protein_codesign]
+Run:  python examples/protein_codesign.py [--steps 8000] [--out outputs/protein_codesign]
 
 Data: every protein chain of the PDB files shipped with ``mdanalysistests`` that gemmi parses
 (:func:`genmatch.data.load_backbones`: standard residues with N, CA, C, cut at breaks and
@@ -360,7 +360,7 @@ def evaluate(
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=8000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--d-model", type=int, default=64)
