@@ -41,11 +41,13 @@ from torch import Tensor
 import genmatch as gm
 from genmatch.data import (
     AMINO_ACIDS,
+    backbone_torsions,
     canonical_frames,
     fragments,
     frames_to_backbone,
     load_backbones,
     sequence_clusters,
+    torsions_to_backbone,
     write_pdb,
 )
 from genmatch.metrics import (
@@ -64,7 +66,10 @@ from genmatch.nn import AlignedTransformer
 LENGTH = 16
 #: Translations in nm (Å × 0.1): CA clouds of a 16-residue fragment have a spread of about 1.
 SCALE = 0.1
-STRUCTURE = ("rot", "trans")
+#: The structure factors of each representation: residue frames ``(SO(3) × R³)^L``, or the
+#: backbone torsions ``(φ, ψ)`` on ``T^{2L}`` (ideal bond lengths and angles, trans peptides).
+STRUCTURES = {"frames": ("rot", "trans"), "torsions": ("tors",)}
+STRUCTURE = STRUCTURES["frames"]
 #: Sources of the CA translations (:func:`build`).
 PRIORS = ("harmonic", "gaussian")
 
@@ -98,14 +103,29 @@ def load_data(length: int = LENGTH, *, held_out_every: int = 5) -> ProteinData:
     )  # fmt: skip
 
 
-def to_state(aa: Tensor, coords: Tensor) -> dict[str, Tensor]:
-    """Tokens and backbones → ``{"seq", "rot", "trans"}`` in the canonical pose (float32)."""
+def to_state(aa: Tensor, coords: Tensor, structure: str = "frames") -> dict[str, Tensor]:
+    """Tokens and backbones → ``{"seq", "rot", "trans"}`` in the canonical pose, or (``structure
+    = "torsions"``) ``{"seq", "tors"}`` with ``tors`` the ``(L, 2)`` angles ``(φ_l, ψ_l)``
+    (``φ_0 = ψ_{L−1} = 0``: they need atoms outside the fragment); float32."""
+    if structure not in STRUCTURES:
+        raise ValueError(f"structure must be one of {tuple(STRUCTURES)}, got {structure!r}")
+    if structure == "torsions":
+        tors = gm.FlatTorus(2).projx(backbone_torsions(coords)[..., :2].float())
+        return {"seq": aa, "tors": tors}
     r, x = canonical_frames(coords, scale=SCALE, anchor=coords.shape[1] // 2)
     return {"seq": aa, "rot": gm.SO3().projx(r.float()), "trans": x.float()}
 
 
+def structure_of(names: Sequence[str]) -> str:
+    """The representation whose factors are among ``names``."""
+    return "torsions" if "tors" in names else "frames"
+
+
 def to_coords(state: dict[str, Tensor]) -> Tensor:
-    """Frames → ideal N, CA, C positions ``(n, L, 3, 3)`` in Å (float64)."""
+    """Frames, or torsions, → N, CA, C positions ``(n, L, 3, 3)`` in Å (float64): ideal N and C
+    on each frame; or the chain of ideal residues with those torsions and trans peptides."""
+    if "tors" in state:
+        return torsions_to_backbone(state["tors"].double())
     return frames_to_backbone(state["rot"].double(), state["trans"].double() / SCALE)
 
 
@@ -116,7 +136,9 @@ def build(
     prior: str = "gaussian",
 ) -> tuple[gm.ProductSpace, gm.ProductPath, gm.ProductGenerator, gm.ProductSpaceSource]:
     """Space, path, generator and source of the chosen factors (all three: the joint model;
-    ``("rot", "trans")``: structure only; ``("seq",)``: sequence only). ``prior`` is the
+    ``("rot", "trans")``: structure only; ``("seq",)``: sequence only; ``"tors"`` in place of
+    ``"rot", "trans"``: the torsion representation, a geodesic flow on ``T^{2L}`` from the
+    uniform source). ``prior`` is the
     source of the CA translations: ``"gaussian"`` (i.i.d. ``N(0, 1)`` in nm, the default) or
     ``"harmonic"`` (:class:`~genmatch.HarmonicChainSource`, centred random walks with 3.8 Å
     bonds; at the default budget it measured slightly worse, see ``docs/protein.md``)."""
@@ -126,23 +148,34 @@ def build(
     masked = gm.CategoricalSource.masked(tokens)
     rot = gm.ManifoldSpace(gm.SO3(), (length, 3, 3))
     trans = gm.EuclideanSpace((length, 3))
-    spaces = {"seq": tokens, "rot": rot, "trans": trans}
+    tors = gm.ManifoldSpace(gm.FlatTorus(2), (length, 2))
+    spaces = {"seq": tokens, "rot": rot, "trans": trans, "tors": tors}
     paths = {
         "seq": gm.FactorizedMixturePath(tokens, masked, gm.LinearKappa()),
         "rot": gm.GeodesicPath(rot),
         "trans": gm.AffineGaussianPath(gm.CondOT()),
+        "tors": gm.GeodesicPath(tors),
     }
     generators = {
         "seq": gm.CTMCGenerator(tokens, gm.LinearKappa(), source=masked),
         "rot": gm.RiemannianFlowGenerator(rot),
         "trans": gm.FlowGenerator(),
+        "tors": gm.RiemannianFlowGenerator(tors),
     }
     trans_source: gm.AbstractSource = (
         gm.HarmonicChainSource(trans, bond=3.8 * SCALE)
         if prior == "harmonic"
         else gm.GaussianSource(trans)
     )
-    sources = {"seq": masked, "rot": gm.UniformSource(rot), "trans": trans_source}
+    sources = {
+        "seq": masked,
+        "rot": gm.UniformSource(rot),
+        "trans": trans_source,
+        "tors": gm.UniformSource(tors),
+    }
+    unknown = [k for k in factors if k not in spaces]
+    if unknown or not factors:
+        raise ValueError(f"factors must be among {tuple(spaces)}, got {tuple(factors)}")
     space = gm.ProductSpace({k: spaces[k] for k in factors})
     weights = {k: w for k, w in {"trans": 2.0}.items() if k in factors}
     return (
@@ -171,6 +204,20 @@ class ChainEncoder(torch.nn.Module):
         return self.linear(h) + self.position
 
 
+class TorsionEncoder(torch.nn.Module):
+    """Angles ``(batch, L, 2)`` to one token per residue from ``(cos φ, sin φ, cos ψ, sin ψ)``:
+    continuous across ``±π``, where the angles themselves jump."""
+
+    def __init__(self, length: int, d_model: int) -> None:
+        super().__init__()
+        self.num_tokens = length
+        self.linear = torch.nn.Linear(4, d_model)
+        self.position = torch.nn.Parameter(torch.randn(length, d_model) * 0.02)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(torch.cat([x.cos(), x.sin()], -1)) + self.position
+
+
 def make_net(
     space: gm.ProductSpace,
     generator: gm.ProductGenerator,
@@ -186,6 +233,8 @@ def make_net(
     encoders: dict[str, torch.nn.Module] = {}
     if "trans" in space.names:
         encoders["trans"] = ChainEncoder(length, d_model)
+    if "tors" in space.names:
+        encoders["tors"] = TorsionEncoder(length, d_model)
     heads = generator.head_shapes(space)
     if aligned:
         return AlignedTransformer(
@@ -243,9 +292,10 @@ def fit(
     torch.manual_seed(seed)
     net = make_net(space, generator, d_model=d_model, layers=layers, aligned=aligned)
     base = StructureTimes(space.names)
-    if "seq" in factors and "rot" in factors and pin > 0:
+    structure = tuple(k for k in factors if k != "seq")
+    if "seq" in factors and structure and pin > 0:
         times: gm.AbstractTimeSampler = gm.PinnedTimes(
-            space.names, {"seq": pin, STRUCTURE: pin}, base=base
+            space.names, {"seq": pin, structure: pin}, base=base
         )
     else:
         times = base
@@ -311,14 +361,15 @@ def evaluate(
 ) -> tuple[dict[str, object], dict[str, Tensor]]:
     """Every score of the joint model, of the source, and of the data; and the samples."""
     rng = torch.Generator().manual_seed(seed)
-    held = to_state(data.held_aa, data.held_coords)
+    structure = tuple(k for k in generator.space.names if k != "seq")
+    held = to_state(data.held_aa, data.held_coords, structure_of(structure))
     n_held = data.held_aa.shape[0]
     tic = time.perf_counter()
     joint = generate(generator, net, source.sample(num_samples, generator=rng), sample_steps, rng)
     sample_seconds = time.perf_counter() - tic
     noise = source.sample(n_held, generator=rng)
-    inverse = generate(generator, net, {**noise, **{k: held[k] for k in STRUCTURE}},
-                       sample_steps, rng, held=STRUCTURE)  # fmt: skip
+    inverse = generate(generator, net, {**noise, **{k: held[k] for k in structure}},
+                       sample_steps, rng, held=structure)  # fmt: skip
     folded = generate(generator, net, {**noise, "seq": held["seq"]}, sample_steps, rng,
                       held=("seq",))  # fmt: skip
     uniform_aa = torch.randint(len(AMINO_ACIDS), (num_samples, data.held_aa.shape[1]),
@@ -337,6 +388,7 @@ def evaluate(
         "source": structure_scores(to_coords(source_state), uniform_aa, *ref),
         "train_vs_held_out": structure_scores(train_coords, train_aa, *ref),
         "held_out": structure_scores(data.held_coords, data.held_aa, *ref),
+        "held_out_in_representation": structure_scores(to_coords(held), data.held_aa, *ref),
         "inverse_folding": {
             "recovery": sequence_recovery(inverse["seq"], data.held_aa),
             "composition_baseline": float((p_train * p_held).sum()),  # i.i.d. training letters
@@ -349,6 +401,9 @@ def evaluate(
                 kabsch_rmsd(samples[:n_held, :, 1], ca_held[: samples.shape[0]]).mean()
             ),
             "source_ca_rmsd": float(kabsch_rmsd(to_coords(noise)[:, :, 1], ca_held).mean()),
+            # the held-out structures themselves, mapped to the state and back: the floor of
+            # the representation (0 for frames; for torsions the drift of ideal geometry)
+            "representation_ca_rmsd": float(kabsch_rmsd(to_coords(held)[:, :, 1], ca_held).mean()),
             "train_fragment_ca_rmsd": float(
                 kabsch_rmsd(train_coords[:n_held, :, 1], ca_held[: train_coords.shape[0]]).mean()
             ),
@@ -366,6 +421,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--d-model", type=int, default=64)
     parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--net", choices=["aligned", "multimodal"], default="aligned")
+    parser.add_argument("--structure", choices=tuple(STRUCTURES), default="frames",
+                        help="frames on (SO(3) × R³)^L, or (φ, ψ) torsions on T^{2L}")  # fmt: skip
     parser.add_argument("--prior", choices=PRIORS, default="gaussian",
                         help="source of the CA translations")  # fmt: skip
     parser.add_argument("--pin", type=float, default=0.15, help="probability of each pinning")
@@ -383,7 +440,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         f"{data.held_aa.shape[0]} held-out fragments of {LENGTH}"
     )
     net, generator, source, seconds = fit(
-        ("seq", "rot", "trans"), to_state(data.train_aa, data.train_coords), steps=args.steps,
+        ("seq", *STRUCTURES[args.structure]),
+        to_state(data.train_aa, data.train_coords, args.structure), steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, d_model=args.d_model, layers=args.layers,
         pin=args.pin, aligned=args.net == "aligned", prior=args.prior,
     )  # fmt: skip
@@ -402,6 +460,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         },
         "train_seconds": seconds,
         "steps": args.steps,
+        "structure": args.structure,
         "prior": args.prior,
         **metrics,
     }
@@ -453,8 +512,9 @@ def _figure(
     within = metrics["unconditional"]["ca_ca_within_0.1"]
     rec = metrics["inverse_folding"]["recovery"]
     rmsd = metrics["folding"]["ca_rmsd"]
+    space = "(SO(3) × R³)" if metrics["structure"] == "frames" else "(T²)"
     fig.suptitle(
-        f"sequence × (SO(3) × R³)^{LENGTH}, one network, {metrics['steps']} steps: CA–CA within "
+        f"sequence × {space}^{LENGTH}, one network, {metrics['steps']} steps: CA–CA within "
         f"0.1 Å {within:.2f}, inverse-folding recovery {rec:.2f}, folding CA RMSD {rmsd:.2f} Å"
     )
     fig.tight_layout()

@@ -22,6 +22,12 @@ from genmatch.data.structures import (
     structure_files,
     write_pdb,
 )
+from genmatch.data.torsions import (
+    TRANS,
+    backbone_torsions,
+    dihedral,
+    torsions_to_backbone,
+)
 from genmatch.data.toy import (
     ALL_TOY_SETS,
     EIGHT_GAUSSIANS_RADIUS,
@@ -49,6 +55,10 @@ __all__ = [
     "sequence_clusters",
     "structure_files",
     "write_pdb",
+    "TRANS",
+    "backbone_torsions",
+    "dihedral",
+    "torsions_to_backbone",
     "EIGHT_GAUSSIANS_RADIUS",
     "EIGHT_GAUSSIANS_STD",
     "LabelledMixture",

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from genmatch.data.structures import AMINO_ACIDS, GLYCINE
+from genmatch.data.torsions import dihedral
 from genmatch.manifolds.torus import FlatTorus
 from genmatch.metrics.manifold import geodesic_mmd
 from genmatch.spaces.manifold import ManifoldSpace
@@ -115,28 +116,6 @@ def chain_validity(ca: Tensor, *, tolerance: float = 0.1) -> ChainValidity:
         within=float(((d - CA_CA_IDEAL).abs() <= tolerance).double().mean()),
         clash_rate=float(clash_rate(ca)),
     )
-
-
-def dihedral(p0: Tensor, p1: Tensor, p2: Tensor, p3: Tensor) -> Tensor:
-    """Signed dihedral angle of point quadruples, in ``[−π, π]`` (IUPAC sign convention).
-
-    Shapes:
-        p0 … p3: ``(..., 3)``; returns ``(...)``.
-
-    Example:
-        >>> import math, torch
-        >>> p = [torch.tensor(v, dtype=torch.float64) for v in
-        ...      ([1.0, 0, 0], [0.0, 0, 0], [0.0, 1, 0], [0.0, 1, 1])]
-        >>> round(math.degrees(float(dihedral(*p))), 6)
-        -90.0
-    """
-    b0, b1, b2 = p0 - p1, p2 - p1, p3 - p2
-    b1 = b1 / b1.norm(dim=-1, keepdim=True)
-    v = b0 - (b0 * b1).sum(-1, keepdim=True) * b1
-    w = b2 - (b2 * b1).sum(-1, keepdim=True) * b1
-    x = (v * w).sum(-1)
-    y = (torch.linalg.cross(b1, v) * w).sum(-1)
-    return torch.atan2(y, x)
 
 
 def backbone_dihedrals(coords: Tensor) -> Tensor:
