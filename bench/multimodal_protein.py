@@ -1,10 +1,12 @@
 """Protein co-design: the joint sequence × structure model against separate unimodal models.
 
-Run:  python bench/multimodal_protein.py [--steps 1500] [--out outputs/bench_multimodal_protein]
+Run:  python bench/multimodal_protein.py [--steps 1500] [--structure frames|torsions|torsions+omega]
+      [--out outputs/bench_multimodal_protein]
 
 Trains, with the network, optimiser, batch and number of steps of
 ``examples/protein_codesign.py`` for each model, (a) the joint model of sequence and backbone
-frames, (b) a structure-only flow on ``(SO(3) × R³)^16`` and (c) a sequence-only masked CTMC.
+frames (or torsions, ``--structure``), (b) a structure-only flow on ``(SO(3) × R³)^16`` (or the
+torus of torsions) and (c) a sequence-only masked CTMC.
 The pair (b) + (c) is what one gets without a product space: unconditional structures and
 sequences drawn independently of each other, so their "inverse folding" is an unconditional
 sequence scored against the true one and their "folding" an unconditional structure. Prints
@@ -42,7 +44,8 @@ def _factor_losses(pc, factors, net, state, seed: int = 2) -> dict[str, float]:
     nothing pinned)."""
     import genmatch as gm
 
-    space, path, generator, _ = pc.build(state["seq"].shape[1], factors)
+    angles = state["tors"].shape[-1] if "tors" in factors else 2
+    space, path, generator, _ = pc.build(state["seq"].shape[1], factors, angles=angles)
     loss = gm.GeneratorMatchingLoss(
         path, generator, time_sampler=pc.StructureTimes(space.names), space=space
     )
@@ -64,14 +67,16 @@ def protein_benchmark(
     num_samples: int = 256,
     sample_steps: int = 50,
     seed: int = 0,
+    structure: str = "frames",
 ) -> dict[str, object]:
     """The joint model against structure-only + sequence-only models; a metrics dict."""
     pc = _example()
     data = pc.load_data()
-    state = pc.to_state(data.train_aa, data.train_coords)
+    state = pc.to_state(data.train_aa, data.train_coords, structure)
+    factors = pc.STRUCTURES[structure]
     settings = dict(steps=steps, batch_size=batch_size, lr=lr, d_model=d_model, layers=layers)
-    joint = pc.fit(("seq", "rot", "trans"), state, pin=0.15, seed=seed, **settings)
-    structure = pc.fit(pc.STRUCTURE, state, pin=0.0, seed=seed, **settings)
+    joint = pc.fit(("seq", *factors), state, pin=0.15, seed=seed, **settings)
+    structure_only = pc.fit(factors, state, pin=0.0, seed=seed, **settings)
     sequence = pc.fit(("seq",), state, pin=0.0, seed=seed, **settings)
 
     joint_metrics, _ = pc.evaluate(
@@ -80,9 +85,9 @@ def protein_benchmark(
     rng = torch.Generator().manual_seed(1)
     n_held = data.held_aa.shape[0]
     structures = pc.generate(
-        structure[1],
-        structure[0],
-        structure[2].sample(num_samples, generator=rng),
+        structure_only[1],
+        structure_only[0],
+        structure_only[2].sample(num_samples, generator=rng),
         sample_steps,
         rng,
     )
@@ -106,17 +111,26 @@ def protein_benchmark(
             "ca_rmsd": float(kabsch_rmsd(coords[:n_held, :, 1], ca_held[: coords.shape[0]]).mean())
         },
     }
-    seconds = {"joint": joint[3], "structure_only": structure[3], "sequence_only": sequence[3]}
+    seconds = {
+        "joint": joint[3],
+        "structure_only": structure_only[3],
+        "sequence_only": sequence[3],
+    }
     cost = {
         "seconds_per_step": {k: v / steps for k, v in seconds.items()},
         "final_loss_per_factor": {
-            "joint": _factor_losses(pc, ("seq", "rot", "trans"), joint[0], state),
-            "structure_only": _factor_losses(pc, pc.STRUCTURE, structure[0], state),
+            "joint": _factor_losses(pc, ("seq", *factors), joint[0], state),
+            "structure_only": _factor_losses(pc, factors, structure_only[0], state),
             "sequence_only": _factor_losses(pc, ("seq",), sequence[0], state),
         },
     }
     return {
-        "settings": {**settings, "num_samples": num_samples, "sample_steps": sample_steps},
+        "settings": {
+            **settings,
+            "num_samples": num_samples,
+            "sample_steps": sample_steps,
+            "structure": structure,
+        },
         "joint": joint_metrics,
         "separate": separate,
         "cost": cost,
@@ -153,10 +167,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--num-samples", type=int, default=256)
     parser.add_argument("--sample-steps", type=int, default=50)
+    parser.add_argument("--structure", choices=("frames", "torsions", "torsions+omega"),
+                        default="frames")  # fmt: skip
     parser.add_argument("--out", default="outputs/bench_multimodal_protein")
     args = parser.parse_args(argv)
     result = protein_benchmark(
-        steps=args.steps, num_samples=args.num_samples, sample_steps=args.sample_steps
+        steps=args.steps,
+        num_samples=args.num_samples,
+        sample_steps=args.sample_steps,
+        structure=args.structure,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -86,6 +86,13 @@ def test_benchmark_smoke() -> None:
     table = bench._table(result)
     assert table.count("\n") == 10 and "inverse-folding recovery" in table
     assert torch.isfinite(torch.tensor(result["separate"]["folding"]["ca_rmsd"]))
+    torsions = bench.protein_benchmark(
+        steps=2, batch_size=16, d_model=16, layers=1, num_samples=16, sample_steps=2,
+        structure="torsions",
+    )  # fmt: skip
+    assert _finite(torsions) and torsions["settings"]["structure"] == "torsions"
+    assert set(torsions["cost"]["final_loss_per_factor"]["structure_only"]) == {"tors"}
+    assert torsions["joint"]["unconditional"]["ca_ca_within_0.1"] == 1.0
 
 
 def test_translation_prior_choice() -> None:
@@ -122,7 +129,7 @@ def test_torsion_state_round_trip_and_choices() -> None:
     space, _, _, source = pc.build(16, ("seq", "tors"))
     assert isinstance(space.factors["tors"].manifold, gm.FlatTorus)
     assert isinstance(source.sources["tors"], gm.UniformSource)
-    assert pc.structure_of(space.names) == "torsions"
+    assert pc.structure_of(space) == "torsions"
     with pytest.raises(ValueError, match="structure must be one of"):
         pc.to_state(data.held_aa, data.held_coords, "torsion")
     with pytest.raises(ValueError, match="factors must be among"):
