@@ -167,8 +167,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--num-samples", type=int, default=256)
     parser.add_argument("--sample-steps", type=int, default=50)
-    parser.add_argument("--structure", choices=("frames", "torsions", "torsions+omega"),
-                        default="frames")  # fmt: skip
+    parser.add_argument("--structure", choices=tuple(_example().STRUCTURES), default="frames")
     parser.add_argument("--out", default="outputs/bench_multimodal_protein")
     args = parser.parse_args(argv)
     result = protein_benchmark(

@@ -72,7 +72,6 @@ SCALE = 0.1
 STRUCTURES = {"frames": ("rot", "trans"), "torsions": ("tors",), "torsions+omega": ("tors",)}
 #: Torsions per residue of the torsion representations.
 ANGLES = {"torsions": 2, "torsions+omega": 3}
-STRUCTURE = STRUCTURES["frames"]
 #: Sources of the CA translations (:func:`build`).
 PRIORS = ("harmonic", "gaussian")
 
@@ -132,7 +131,8 @@ def structure_of(space: gm.ProductSpace) -> str:
 
 def to_coords(state: dict[str, Tensor]) -> Tensor:
     """Frames, or torsions, → N, CA, C positions ``(n, L, 3, 3)`` in Å (float64): ideal N and C
-    on each frame; or the chain of ideal residues with those torsions and trans peptides."""
+    on each frame; or the chain of ideal residues with those torsions (trans peptides where
+    ``ω`` is not given)."""
     if "tors" in state:
         return torsions_to_backbone(state["tors"].double())
     return frames_to_backbone(state["rot"].double(), state["trans"].double() / SCALE)
@@ -532,7 +532,8 @@ def _figure(
     within = metrics["unconditional"]["ca_ca_within_0.1"]
     rec = metrics["inverse_folding"]["recovery"]
     rmsd = metrics["folding"]["ca_rmsd"]
-    space = {"frames": "(SO(3) × R³)", "torsions": "(T²)"}.get(metrics["structure"], "(T³)")
+    k = ANGLES.get(metrics["structure"])
+    space = "(SO(3) × R³)" if k is None else f"(T^{k})"
     fig.suptitle(
         f"sequence × {space}^{LENGTH}, one network, {metrics['steps']} steps: CA–CA within "
         f"0.1 Å {within:.2f}, inverse-folding recovery {rec:.2f}, folding CA RMSD {rmsd:.2f} Å"
