@@ -359,19 +359,23 @@ def reference_scores(data: Digits, clf: Classifier, seed: int) -> dict[str, obje
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=5000)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--hidden", type=int, default=512)
-    parser.add_argument("--depth", type=int, default=3)
-    parser.add_argument("--caption-weight", type=float, default=CAPTION_WEIGHT)
-    parser.add_argument("--sample-steps", type=int, default=200)
-    parser.add_argument("--caption-steps", type=int, default=LENGTH)
-    parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 1.0, 3.0])
-    parser.add_argument("--classifier-steps", type=int, default=600)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("outputs/image_caption"))
-    parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--steps", type=int, default=5000, help="training steps")
+    parser.add_argument("--batch-size", type=int, default=256, help="pairs per step")
+    parser.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate")
+    parser.add_argument("--hidden", type=int, default=512, help="backbone width")
+    parser.add_argument("--depth", type=int, default=3, help="backbone residual blocks")
+    parser.add_argument("--caption-weight", type=float, default=CAPTION_WEIGHT,
+                        help="weight of the caption loss against the image loss")  # fmt: skip
+    parser.add_argument("--sample-steps", type=int, default=200, help="sampler steps for images")
+    parser.add_argument("--caption-steps", type=int, default=LENGTH, help="caption sampler steps")
+    parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 1.0, 3.0],
+                        help="guidance weights for image given caption")  # fmt: skip
+    parser.add_argument("--classifier-steps", type=int, default=600,
+                        help="training steps of the evaluation classifier")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="seed of split, training, sampling")
+    parser.add_argument("--out", type=Path, default=Path("outputs/image_caption"),
+                        help="folder for metrics.json and the figure")  # fmt: skip
+    parser.add_argument("--no-plot", action="store_true", help="skip the figure")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

@@ -431,12 +431,13 @@ def evaluate(
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=8000)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--d-model", type=int, default=64)
-    parser.add_argument("--layers", type=int, default=3)
-    parser.add_argument("--net", choices=["aligned", "multimodal"], default="aligned")
+    parser.add_argument("--steps", type=int, default=8000, help="training steps")
+    parser.add_argument("--batch-size", type=int, default=64, help="fragments per step")
+    parser.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate")
+    parser.add_argument("--d-model", type=int, default=64, help="transformer width")
+    parser.add_argument("--layers", type=int, default=3, help="transformer layers")
+    parser.add_argument("--net", choices=["aligned", "multimodal"], default="aligned",
+                        help="a token per residue, or per residue and factor")  # fmt: skip
     parser.add_argument(
         "--structure", choices=tuple(STRUCTURES), default="frames",
         help="frames on (SO(3) × R³)^L, (φ, ψ) on T^{2L} or (φ, ψ, ω) on T^{3L}",
@@ -445,9 +446,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                         help="source of the CA translations")  # fmt: skip
     parser.add_argument("--pin", type=float, default=0.15, help="probability of each pinning")
     parser.add_argument("--seed", type=int, default=0, help="training seed (sampling: seed + 1)")
-    parser.add_argument("--num-samples", type=int, default=256)
-    parser.add_argument("--sample-steps", type=int, default=50)
-    parser.add_argument("--out", default="outputs/protein_codesign")
+    parser.add_argument("--num-samples", type=int, default=256, help="samples per evaluation")
+    parser.add_argument("--sample-steps", type=int, default=50, help="sampler steps")
+    parser.add_argument("--out", default="outputs/protein_codesign",
+                        help="folder for metrics.json, the figure and the PDB file")  # fmt: skip
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
