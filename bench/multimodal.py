@@ -2,6 +2,8 @@
 
 One function per model; ``main`` runs those present and prints one JSON line each.
 
+Both models are run by default (``--only`` picks some).
+
 - ``image_caption``: the digits × captions model of ``examples/image_caption.py`` (one
   ``ProductMLP``, flow on ``R^64`` × masked CTMC on the caption, time per factor) against
   two separate networks, each trained for the same number of steps with the same batch size,
@@ -12,10 +14,15 @@ One function per model; ``main`` runs those present and prints one JSON line eac
   baseline's joint samples are unconditional images captioned by the classifier. Both are
   scored with the example's metrics on the same held-out digits, with the per-factor
   training cost (seconds and parameters per network).
+- ``protein``: the sequence × structure model of ``examples/protein_codesign.py`` (frames, or
+  torsions with ``--structure``) against a structure-only flow plus a sequence-only masked
+  CTMC, each trained for the same steps with the example's network and batch; the scores
+  and costs of ``bench/multimodal_protein.py``, which runs this one alone.
 
 Usage::
 
-    python bench/multimodal.py             # about 8 minutes on a 2-core CPU
+    python bench/multimodal.py                      # both models, 3 000 steps each network
+    python bench/multimodal.py --only protein --structure torsions
     python bench/multimodal.py --quick     # a smoke test of the script
 """
 
@@ -38,8 +45,11 @@ from genmatch.guidance import ClassifierFreeGuidance
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _example(name: str):  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
+def _example(name: str, folder: str = "examples"):  # type: ignore[no-untyped-def]
+    """The script ``ROOT/folder/name.py`` as a module (registered under ``name``)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / folder / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -171,15 +181,39 @@ def _caption_classifier(
     return net.eval(), time.perf_counter() - start
 
 
+def protein(
+    *, steps: int, batch_size: int, sample_steps: int, structure: str, quick: bool,
+    seed: int = 0,
+) -> dict[str, object]:  # fmt: skip
+    """The joint sequence × structure model of ``examples/protein_codesign.py`` next to a
+    structure-only flow + a sequence-only CTMC (``bench/multimodal_protein.py``), same steps,
+    batch and network each; ``quick`` shrinks the network and the number of samples."""
+    bench = _example("multimodal_protein", "bench")
+    sizes = {"d_model": 16, "layers": 1, "num_samples": 32} if quick else {}
+    result = bench.protein_benchmark(
+        steps=steps, batch_size=batch_size, sample_steps=sample_steps, seed=seed,
+        structure=structure, **sizes,
+    )  # fmt: skip
+    return {"bench": "protein", "steps": steps, **result}
+
+
 #: the benchmarks of this file, by name; each takes the parsed options
 BENCHES: dict[str, Callable[[argparse.Namespace], dict[str, object]]] = {
     "image_caption": lambda a: image_caption(
         steps=a.steps,
-        batch_size=a.batch_size,
+        batch_size=a.batch_size or 256,
         hidden=a.hidden,
         depth=a.depth,
         sample_steps=a.sample_steps,
         classifier_steps=a.classifier_steps,
+        seed=a.seed,
+    ),  # fmt: skip
+    "protein": lambda a: protein(
+        steps=a.steps,
+        batch_size=a.batch_size or 64,
+        sample_steps=a.sample_steps,
+        structure=a.structure,
+        quick=a.quick,
         seed=a.seed,
     ),  # fmt: skip
 }
@@ -187,13 +221,16 @@ BENCHES: dict[str, Callable[[argparse.Namespace], dict[str, object]]] = {
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--hidden", type=int, default=None)
-    parser.add_argument("--depth", type=int, default=None)
-    parser.add_argument("--sample-steps", type=int, default=None)
-    parser.add_argument("--classifier-steps", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=None, help="training steps per network")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="default: 256 image-caption pairs, 64 protein fragments")  # fmt: skip
+    parser.add_argument("--hidden", type=int, default=None, help="image-caption backbone width")
+    parser.add_argument("--depth", type=int, default=None, help="image-caption backbone blocks")
+    parser.add_argument("--sample-steps", type=int, default=None, help="sampler steps")
+    parser.add_argument("--classifier-steps", type=int, default=None, help="the judge's steps")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--structure", choices=tuple(_example("protein_codesign").STRUCTURES),
+                        default="frames", help="the protein model's structure factor")  # fmt: skip
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHES), default=sorted(BENCHES))
     parser.add_argument("--quick", action="store_true", help="tiny sizes (options still win)")
     parser.add_argument("--out", type=Path, default=None, help="also write the records here")
