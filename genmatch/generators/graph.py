@@ -141,9 +141,15 @@ class GraphGenerator(AbstractGenerator):
         corrector: Callable[[Tensor], Tensor] | None = None,
         positions: AbstractGenerator | None = None,
         position_weight: float = 1.0,
+        fit_pinned: bool = True,
     ) -> GraphGenerator:
         """The graph CTMC of ``path``: both variables' CTMCs with its schedule and sources;
         on a space with positions, ``positions`` (``FlowGenerator()`` by default) moves them.
+
+        ``fit_pinned`` is :class:`~genmatch.generators.CTMCGenerator`'s: on a masked graph the
+        loss also fits the posterior at unmasked nodes and pairs to their own state
+        (cross-entropy at every variable); ``False`` fits the masked ones only. Sampling is
+        the same either way.
 
         With ``corrector`` (``t ↦ β_t ≥ 0``), each CTMC is wrapped in the predictor–corrector
         :class:`~genmatch.compose.MixtureCorrector` (posterior head): sampling adds the
@@ -152,7 +158,9 @@ class GraphGenerator(AbstractGenerator):
         from genmatch.compose.corrector import MixtureCorrector
 
         def part(sub: DiscreteSpace, source: CategoricalSource) -> AbstractGenerator:
-            gen = CTMCGenerator(sub, path.kappa, head=head, method=method, source=source)
+            gen = CTMCGenerator(
+                sub, path.kappa, head=head, method=method, source=source, fit_pinned=fit_pinned
+            )
             return gen if corrector is None else MixtureCorrector(gen, source, corrector)
 
         return cls(

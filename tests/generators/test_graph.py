@@ -161,11 +161,13 @@ def test_oracle_reaches_the_data(masked, corrected):
     assert torch.allclose(freq, torch.full((4,), 0.25), atol=0.07), freq
 
 
-def test_loss_trains_both_kinds_of_variables_and_weighs_edges():
+@pytest.mark.parametrize("fit_pinned", [True, False])
+def test_loss_trains_both_kinds_of_variables_and_weighs_edges(fit_pinned):
     space = GraphSpace(1, 2, mask=True)
     data = _data(space)
     path = _path(space, data, True)
-    gen = GraphGenerator.ctmc(path, edge_weight=5.0)
+    gen = GraphGenerator.ctmc(path, edge_weight=5.0, fit_pinned=fit_pinned)
+    assert gen.nodes.fit_pinned is fit_pinned and gen.edges.fit_pinned is fit_pinned
 
     def net(x_t, t):  # uniform logits: a constant network
         v = space.variables(x_t)
@@ -177,15 +179,16 @@ def test_loss_trains_both_kinds_of_variables_and_weighs_edges():
         net, data, t=torch.full((4,), 0.5), generator=torch.Generator().manual_seed(1)
     )
     assert set(terms.parts) == {"nodes", "edges"}
-    # every pair (masked, and unmasked ones through fit_pinned) contributes
-    # KL(δ || uniform over the 2 real edge types) = log 2, times 5
+    # every fitted pair (the masked ones, and with fit_pinned the unmasked ones too)
+    # contributes KL(δ || uniform over the 2 real edge types) = log 2, times 5
     v = space.variables(terms.sample.x_t)
     pairs = torch.bincount(v.pair_graph, minlength=4).float()
     masked_pairs = torch.bincount(v.pair_graph[v.edges == 2], minlength=4).float()
     log2 = torch.log(torch.tensor(2.0))
-    assert torch.allclose(terms.parts["edges"], 5.0 * pairs * log2)
+    fitted = pairs if fit_pinned else masked_pairs
+    assert torch.allclose(terms.parts["edges"], 5.0 * fitted * log2)
     assert torch.allclose(terms.parts["nodes"], torch.zeros(4))  # one real node type
-    assert float(masked_pairs.sum()) > 0
+    assert 0 < float(masked_pairs.sum()) < float(pairs.sum())  # both kinds occur
 
 
 def test_unsupported_path_and_mismatched_parts():
