@@ -21,7 +21,7 @@ Both models are run by default (``--only`` picks some).
 
 Usage::
 
-    python bench/multimodal.py                      # both models, 3 000 steps each network
+    python bench/multimodal.py             # both models, 3 000 steps each network
     python bench/multimodal.py --only protein --structure torsions
     python bench/multimodal.py --quick     # a smoke test of the script
 """
@@ -201,7 +201,7 @@ def protein(
 BENCHES: dict[str, Callable[[argparse.Namespace], dict[str, object]]] = {
     "image_caption": lambda a: image_caption(
         steps=a.steps,
-        batch_size=a.batch_size or 256,
+        batch_size=256 if a.batch_size is None else a.batch_size,
         hidden=a.hidden,
         depth=a.depth,
         sample_steps=a.sample_steps,
@@ -210,7 +210,7 @@ BENCHES: dict[str, Callable[[argparse.Namespace], dict[str, object]]] = {
     ),  # fmt: skip
     "protein": lambda a: protein(
         steps=a.steps,
-        batch_size=a.batch_size or 64,
+        batch_size=64 if a.batch_size is None else a.batch_size,
         sample_steps=a.sample_steps,
         structure=a.structure,
         quick=a.quick,
